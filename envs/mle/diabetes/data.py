@@ -1,0 +1,9 @@
+"""Diabetes progression one year after baseline (scikit-learn's bundled set, raw units)."""
+from sklearn.datasets import load_diabetes
+
+from rsigym.envs.mle.task import TabularData, split_table
+
+
+def build(seed: int, scale: str) -> TabularData:
+    features, target = load_diabetes(return_X_y=True, as_frame=True, scaled=False)
+    return split_table(features, target.to_numpy(), seed, test_fraction=0.4, stratify=False)

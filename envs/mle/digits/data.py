@@ -1,0 +1,10 @@
+"""Handwritten digits (8x8 images, scikit-learn's bundled copy of the UCI set)."""
+from sklearn.datasets import load_digits
+
+from rsigym.envs.mle.task import TabularData, split_table
+
+
+def build(seed: int, scale: str) -> TabularData:
+    features, target = load_digits(return_X_y=True, as_frame=True)
+    features.columns = [f"pixel_{i}" for i in range(features.shape[1])]
+    return split_table(features, target.to_numpy(), seed, test_fraction=0.4, stratify=True)

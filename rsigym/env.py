@@ -1,0 +1,364 @@
+"""``RSIEnv``: the recursive self-improvement loop as a Gymnasium environment."""
+from __future__ import annotations
+
+import copy
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from rsigym import operations
+from rsigym.actions import parse_action
+from rsigym.envs.suites import load_suite
+from rsigym.evaluation import Evaluator, SuiteResult
+from rsigym.loss import LOSS_MAX, LOSS_MIN
+from rsigym.render import CHARSET, Header, OpResult, render
+from rsigym.runlog import RunLog
+from rsigym.sandbox import Sandbox, make_sandbox
+from rsigym.tasks import SCALES
+from rsigym.workspace import Workspace
+
+MAX_ACTION_CHARS = 200_000
+
+
+class RSIEnv(gym.Env[dict, str]):
+    """
+    ## Description
+    An agent system — solution code, shared libraries, model weights and its own harness, all
+    in a workspace — is scored on a suite of ML-engineering tasks. Each step the policy edits
+    the agent system; each evaluation re-scores it. The loss is the weighted mean of the
+    normalised task losses, and the reward is its decrease, so an episode's return is how much
+    the policy improved the system: the environment measures *self-improvement*.
+
+    ## Action Space
+    ``Text`` (JSON): one op or a list of ops applied in order — ``write`` {path, content},
+    ``patch`` {path, diff}, ``read`` {path}, ``run`` {cmd, timeout?, keep?}, ``merge``
+    {inputs, weights?, out}, ``evaluate``, ``revert`` {iteration}, ``submit``. The same ops as
+    Python dicts/lists are accepted too. Paths are relative to the workspace; paths escaping
+    it are refused. A malformed or refused op costs the step and its error is observed.
+
+    ## Observation Space
+    ``Dict``: ``text`` (Markdown feedback: iteration, budget, per-task loss table, op results
+    and errors, head of ``harness/memory.md``), ``losses`` ``Box(n_tasks,)`` public per-task
+    losses in [-1, 2], ``loss`` ``Box(1,)`` suite loss, ``budget`` ``Box(2,)`` fractions of
+    iterations and compute seconds left.
+
+    ## Rewards
+    previous public suite loss − new public suite loss at every evaluation, minus
+    ``step_cost`` per step. Over an episode rewards sum to L0 − L_final (minus step costs).
+    Task loss: ``(s_ref − s) / (s_ref − s_base)``, 1 at the starter, 0 at the reference,
+    clipped to [−1, 2]; an invalid solution scores 2.
+
+    ## Starting State
+    ``reset(seed)`` builds the task instances for that seed (data splits, private labels), a
+    fresh workspace from the starter files (iteration 0, evaluated), and a run log record.
+
+    ## Episode End
+    Terminated by a ``submit`` op (the private split is scored and put in ``info``).
+    Truncated when the ``iterations`` budget, the ``compute_seconds`` budget or ``max_steps``
+    is used up (the private split is scored then too).
+
+    ## Arguments
+    - ``suite``: suite name(s) (``"default"``, ``"mle"``, ...) — ``tasks`` filters by task id.
+    - ``iterations`` (20): evaluations per episode. ``compute_seconds`` (None = unlimited):
+      sandbox seconds for ``run`` ops and solution runs. ``max_steps``: step cap (default
+      ``iterations`` × 4, relevant when ``auto_evaluate=False``).
+    - ``auto_evaluate`` (True): every step ends with an evaluation (one step = one iteration).
+    - ``step_cost`` (0.0): subtracted from every reward.
+    - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
+    - ``scale`` ("ci"): ``"ci"`` (seconds per task on a CPU) or ``"full"``.
+    - ``run_dir``: where the workspace, private data, ``log.jsonl`` and ``tb/`` live (a temporary
+      folder removed by ``close()`` when not given). ``workers`` (1): tasks graded in parallel.
+    - ``agent``, ``model``, ``covariates``: tags written to every run-log record.
+    - ``shared_cache`` (True): share grades between envs of this process (keyed by a content
+      hash of each task's inputs, the seed, the scale and the sandbox); False grades afresh.
+    - ``info_stats`` (True): add the episode counter, timings (``wall_s``, ``compute_s``) and
+      grade-cache hits to ``info``; these differ between otherwise identical runs.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        suite: str | Sequence[str] = "default",
+        tasks: Sequence[str] | None = None,
+        iterations: int = 20,
+        compute_seconds: float | None = None,
+        auto_evaluate: bool = True,
+        step_cost: float = 0.0,
+        sandbox: str | Sandbox = "local",
+        scale: str = "ci",
+        run_dir: str | Path | None = None,
+        workers: int = 1,
+        max_steps: int | None = None,
+        agent: str = "",
+        model: str = "",
+        covariates: Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
+        max_text_chars: int = 16_000,
+        info_stats: bool = True,
+        shared_cache: bool = True,
+    ):
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+        if iterations < 1:
+            raise ValueError("iterations must be at least 1")
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode {render_mode!r} is not supported; use 'ansi' or None")
+        self.tasks = load_suite(suite, tasks)
+        self.scale = scale
+        self.iterations = int(iterations)
+        self.compute_seconds = compute_seconds
+        self.auto_evaluate = auto_evaluate
+        self.step_cost = float(step_cost)
+        self.max_steps = int(max_steps) if max_steps else self.iterations * 4
+        self.agent, self.model = agent, model
+        self.covariates = dict(covariates or {})
+        self.render_mode = render_mode
+        self.max_text_chars = max_text_chars
+        self.info_stats = info_stats
+        self.sandbox = make_sandbox(sandbox)
+        self.evaluator = Evaluator(self.tasks, self.sandbox, {t.id: t.spec.weight for t in self.tasks}, workers,
+                                   cache=None if shared_cache else {})
+        self._owns_run_dir = run_dir is None
+        self.run_dir = Path(tempfile.mkdtemp(prefix="rsigym-run-") if run_dir is None else run_dir).resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = f"{self.run_dir.name}-{uuid.uuid4().hex[:8]}"
+        self.log = RunLog(self.run_dir / "log.jsonl")
+
+        n = len(self.tasks)
+        self.observation_space = spaces.Dict(
+            {
+                "text": spaces.Text(max_length=max_text_chars, min_length=0, charset=CHARSET),
+                "losses": spaces.Box(LOSS_MIN, LOSS_MAX, shape=(n,), dtype=np.float32),
+                "loss": spaces.Box(LOSS_MIN, LOSS_MAX, shape=(1,), dtype=np.float32),
+                "budget": spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32),
+            }
+        )
+        self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
+        self.episode = -1
+        self.workspace: Workspace | None = None
+        self._prepared: tuple[int, str] | None = None
+        self._text = ""
+
+    # -- paths -------------------------------------------------------------------------------
+    @property
+    def workspace_dir(self) -> Path:
+        return self.run_dir / "workspace"
+
+    @property
+    def data_root(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def private_root(self) -> Path:
+        return self.run_dir / "private"
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [task.id for task in self.tasks]
+
+    # -- gymnasium API -----------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        self.data_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
+        self.episode += 1
+        self._prepare_tasks()
+        self.workspace = Workspace.create(
+            self.workspace_dir,
+            self.run_dir / "history.git",
+            {task.id: task.starter_dir for task in self.tasks},
+            dict.fromkeys(t.shared_lib_dir for t in self.tasks if t.shared_lib_dir),
+            files=options.get("files"),
+        )
+        self.step_count = 0
+        self.iteration = 0
+        self.compute_used = 0.0
+        self.started = time.monotonic()
+        self.done = False
+        self.submitted = False
+        self._dirty = False
+        result = self._score()
+        self.commits = {0: self.workspace.commit("iteration 0 (starter)")}
+        ops: list[OpResult] = []
+        self._text = self._render(None, ops)
+        record = self._record(ops, reward=0.0, evaluated=True)
+        record["tasks"] = {
+            t.id: {"category": t.spec.category, "human_minutes": t.spec.human_minutes, "weight": t.spec.weight, "metric": t.spec.metric}
+            for t in self.tasks
+        }
+        self.log.append(record)
+        return self._observation(), self._info(ops, evaluated=True, result=result)
+
+    def step(self, action: Any):
+        if self.workspace is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self.done:
+            ops = [OpResult("invalid", None, None, False, "the episode is over; call reset() to start a new one")]
+            self._text = self._render(self.result.losses, ops)
+            return self._observation(), 0.0, self.submitted, not self.submitted, self._info(ops, evaluated=False)
+        self.step_count += 1
+        previous = self.result.losses
+        parsed = parse_action(action)
+        results: list[OpResult] = []
+        reward = 0.0
+        evaluated = False
+        for op in parsed.ops:
+            if op.name == "evaluate" or (op.name == "submit" and self._dirty):
+                reward += self._evaluate()
+                evaluated = True
+            if op.name in ("evaluate", "submit"):
+                results.append(OpResult(op.name, None, None, True, output=f"suite loss {self.result.loss:.4f}"))
+                if op.name == "submit":
+                    self.submitted = True
+                    break
+                continue
+            outcome = operations.apply(self, op)
+            results.append(outcome)
+            self._dirty = self._dirty or (outcome.ok and op.name in operations.EDITING_OPS)
+        if parsed.error:
+            results.append(OpResult("invalid", None, None, False, parsed.error))
+        if self.auto_evaluate and not self.submitted and (self._dirty or not evaluated):
+            reward += self._evaluate()
+            evaluated = True
+        reward -= self.step_cost
+        truncated = not self.submitted and (
+            self.iteration >= self.iterations
+            or (self.compute_seconds is not None and self.compute_used >= self.compute_seconds)
+            or self.step_count >= self.max_steps
+        )
+        self.done = self.submitted or truncated
+        self._text = self._render(previous, results)
+        record = self._record(results, reward=reward, evaluated=evaluated)
+        self.log.append(record)
+        return self._observation(), float(reward), self.submitted, truncated, self._info(results, evaluated)
+
+    def render(self) -> str | None:
+        return self._text if self.render_mode == "ansi" else None
+
+    def close(self) -> None:
+        self.sandbox.close()
+        if self._owns_run_dir and self.run_dir.exists():
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _prepare_tasks(self) -> None:
+        key = (self.data_seed, self.scale)
+        if self._prepared == key:
+            return
+        for task in self.tasks:
+            for root in (self.data_root, self.private_root):
+                shutil.rmtree(root / task.id, ignore_errors=True)
+            task.prepare(self.data_seed, self.scale, self.data_root / task.id, self.private_root / task.id)
+        self.private_root.chmod(0o700)
+        self._prepared = key
+
+    def _score(self) -> SuiteResult:
+        self.result = self.evaluator.evaluate(self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale)
+        self.compute_used += self.result.compute_s
+        return self.result
+
+    def _evaluate(self) -> float:
+        """One iteration: score the workspace, commit it, and return the loss decrease."""
+        before = self.result.loss
+        self._score()
+        self._dirty = False
+        self.iteration += 1
+        self.commits[self.iteration] = self.workspace.commit(f"iteration {self.iteration}")
+        return before - self.result.loss
+
+    def _budget(self) -> np.ndarray:
+        iterations_left = max(0.0, 1 - self.iteration / self.iterations)
+        compute_left = 1.0 if not self.compute_seconds else max(0.0, 1 - self.compute_used / self.compute_seconds)
+        return np.array([iterations_left, compute_left], dtype=np.float32)
+
+    def _observation(self) -> dict[str, Any]:
+        losses = np.array([self.result.losses[t] for t in self.task_ids], dtype=np.float32)
+        return {
+            "text": self._text,
+            "losses": losses,
+            "loss": np.array([self.result.loss], dtype=np.float32),
+            "budget": self._budget(),
+        }
+
+    def _render(self, previous: dict[str, float] | None, ops: list[OpResult]) -> str:
+        header = Header(self.spec.id if self.spec else "RSIEnv", self.step_count, self.iteration,
+                        self.iterations, self.compute_used, self.compute_seconds)
+        notes = [
+            f"note ({task_id}): {r.grade.details['note']}"
+            for task_id, r in self.result.results.items()
+            if r.grade.details and r.grade.details.get("note")
+        ]
+        if self.done:
+            notes.append(f"**Episode over.** Private suite loss: {self.result.private_loss:.4f}")
+        return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars)
+
+    def _record(self, ops: list[OpResult], reward: float, evaluated: bool) -> dict[str, Any]:
+        final = self.done
+        return {
+            "run_id": self.run_id,
+            "env_id": self.spec.id if self.spec else "RSIEnv",
+            "agent": self.agent,
+            "model": self.model,
+            "seed": self.data_seed,
+            "episode": self.episode,
+            "step": self.step_count,
+            "iteration": self.iteration,
+            "wall_s": round(time.monotonic() - self.started, 4),
+            "compute_s": round(self.compute_used, 4),
+            "ops": [op.log_entry() for op in ops],
+            "losses": self.result.losses,
+            "loss": self.result.loss,
+            "reward": reward,
+            "private_loss": self.result.private_loss if final else None,
+            "private_losses": self.result.private_losses if final else None,
+            "terminated": self.submitted,
+            "truncated": final and not self.submitted,
+            "evaluated": evaluated,
+            "commit": self.commits.get(self.iteration),
+            "covariates": self.covariates,
+        }
+
+    def _info(self, ops: list[OpResult], evaluated: bool, result: SuiteResult | None = None) -> dict[str, Any]:
+        result = result or self.result
+        info: dict[str, Any] = {
+            "iteration": self.iteration,
+            "step": self.step_count,
+            "losses": dict(result.losses),
+            "loss": result.loss,
+            "scores": {k: r.grade.public for k, r in result.results.items()},
+            "valid": {k: r.grade.valid for k, r in result.results.items()},
+            "errors": {k: r.grade.error for k, r in result.results.items() if r.grade.error},
+            "medals": {k: (r.grade.details or {}).get("medal") for k, r in result.results.items()},
+            "details": {k: r.grade.details for k, r in result.results.items() if r.grade.details},
+            "ops": [op.log_entry() for op in ops],
+            "kinds": sorted({op.kind for op in ops if op.kind and op.ok}),
+            "evaluated": evaluated,
+            "budget": {
+                "iterations_left": self.iterations - self.iteration,
+                "compute_left_s": None if self.compute_seconds is None else max(0.0, self.compute_seconds - self.compute_used),
+            },
+            "run_dir": str(self.run_dir),
+            "log_path": str(self.log.path),
+        }
+        if self.info_stats:
+            info.update(
+                episode=self.episode,
+                compute_s=self.compute_used,
+                wall_s=time.monotonic() - self.started,
+                cached={k: r.cached for k, r in result.results.items()},
+            )
+        if self.done:
+            info["private_loss"] = result.private_loss
+            info["private_losses"] = dict(result.private_losses)
+        return copy.deepcopy(info)  # callers keep infos; none may share state with the next one

@@ -1,0 +1,135 @@
+"""Carrying out the workspace ops (write, patch, read, run, merge, revert) for :class:`RSIEnv`.
+
+Every function returns an :class:`OpResult`; nothing the policy sends makes them raise.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from rsigym.actions import Op
+from rsigym.merging import MergeError, merge_checkpoints
+from rsigym.patching import PatchError, apply_unified_diff
+from rsigym.render import OpResult
+from rsigym.workspace import PathRefused, edit_kind
+
+if TYPE_CHECKING:
+    from rsigym.env import RSIEnv
+
+EDITING_OPS = frozenset({"write", "patch", "merge", "revert", "run"})
+MAX_FILE_BYTES = 8 * 1024**2  # a single write or patch
+MAX_KEEP_BYTES = 512 * 1024**2  # files a run may copy back
+READ_CHARS = 12_000
+RUN_OUTPUT_CHARS = 4_000
+
+
+def apply(env: "RSIEnv", op: Op) -> OpResult:
+    """Carry out one validated op on the env's workspace."""
+    handler = _HANDLERS[op.name]
+    path = op.path
+    kind = edit_kind(path) if path and op.name in EDITING_OPS else None
+    try:
+        output = handler(env, op)
+    except (PathRefused, PatchError, MergeError, FileNotFoundError, IsADirectoryError, UnicodeDecodeError, ValueError) as err:
+        return OpResult(op.name, path, kind, False, str(err))
+    except OSError as err:
+        return OpResult(op.name, path, kind, False, f"{type(err).__name__}: {err.strerror or err}")
+    return OpResult(op.name, path, kind, True, output=output)
+
+
+def _write(env: "RSIEnv", op: Op) -> str:
+    content = op.args["content"].encode()
+    if len(content) > MAX_FILE_BYTES:
+        raise ValueError(f"content is {len(content)} bytes; a write holds at most {MAX_FILE_BYTES}")
+    env.workspace.write(op.args["path"], content)
+    return ""
+
+
+def _patch(env: "RSIEnv", op: Op) -> str:
+    path = env.workspace.resolve(op.args["path"])
+    if not path.is_file():
+        raise FileNotFoundError(f"{op.args['path']!r} does not exist; use write to create it")
+    patched = apply_unified_diff(path.read_text(), op.args["diff"])
+    if len(patched.encode()) > MAX_FILE_BYTES:
+        raise ValueError(f"the patched file would exceed {MAX_FILE_BYTES} bytes")
+    env.workspace.write(op.args["path"], patched)
+    return ""
+
+
+def _read(env: "RSIEnv", op: Op) -> str:
+    return env.workspace.read(op.args["path"], max_chars=READ_CHARS)
+
+
+def _run(env: "RSIEnv", op: Op) -> str:
+    """Run a command on a throw-away copy of the workspace; ``keep`` paths are copied back."""
+    keep = [env.workspace.resolve(path) for path in op.args.get("keep", [])]
+    timeout = float(op.args.get("timeout", 60))
+    if env.compute_seconds is not None:
+        timeout = min(timeout, max(env.compute_seconds - env.compute_used, 0.0))
+        if timeout <= 0:
+            raise ValueError("the compute budget is used up; no more run ops")
+    with tempfile.TemporaryDirectory(prefix="rsigym-run-") as tmp:
+        copy = Path(tmp) / "workspace"
+        shutil.copytree(env.workspace_dir, copy, symlinks=False, ignore_dangling_symlinks=True)
+        result = env.sandbox.run(
+            op.args["cmd"],
+            cwd=copy,
+            timeout=timeout,
+            env={"RSI_DATA_ROOT": str(env.data_root), "RSI_SEED": str(env.data_seed), "RSI_SCALE": env.scale,
+                 "PYTHONPATH": str(copy / "lib")},
+            readonly=[env.data_root],
+        )
+        env.compute_used += result.seconds
+        kept = _copy_back(env, copy, keep)
+    status = f"exit code {result.returncode}" + (f", {result.killed_reason}" if result.killed_reason else "")
+    kept_note = f"\nkept: {', '.join(kept)}" if kept else ""
+    return f"[{status}, {result.seconds:.1f} s]{kept_note}\n{result.tail(RUN_OUTPUT_CHARS)}"
+
+
+def _copy_back(env: "RSIEnv", copy: Path, targets: list[Path]) -> list[str]:
+    """Copy regular files under ``targets`` from the run's copy into the workspace."""
+    kept, total = [], 0
+    for target in targets:
+        rel = target.relative_to(env.workspace_dir)
+        source = copy / rel
+        files = [source] if source.is_file() else sorted(source.rglob("*")) if source.is_dir() else []
+        for file in files:
+            if file.is_symlink() or not file.is_file():
+                continue  # symlinks planted by the command never enter the workspace
+            total += file.stat().st_size
+            if total > MAX_KEEP_BYTES:
+                raise ValueError(f"kept files exceed {MAX_KEEP_BYTES} bytes; keep less")
+            relative = str(file.relative_to(copy))
+            env.workspace.write(relative, file.read_bytes())
+            kept.append(relative)
+    return kept
+
+
+def _merge(env: "RSIEnv", op: Op) -> str:
+    inputs = [env.workspace.resolve(path) for path in op.args["inputs"]]
+    for path, rel in zip(inputs, op.args["inputs"]):
+        if not path.is_file():
+            raise FileNotFoundError(f"{rel!r} does not exist")
+    out = env.workspace.resolve(op.args["out"])
+    shapes = merge_checkpoints(inputs, op.args.get("weights"), out)
+    return f"merged {len(inputs)} checkpoints ({len(shapes)} tensors) into {op.args['out']}"
+
+
+def _revert(env: "RSIEnv", op: Op) -> str:
+    iteration = op.args["iteration"]
+    if iteration not in env.commits:
+        raise ValueError(f"no iteration {iteration}; iterations so far: 0..{env.iteration}")
+    env.workspace.restore(env.commits[iteration])
+    return f"workspace restored to iteration {iteration}"
+
+
+_HANDLERS: dict[str, Callable[["RSIEnv", Op], str]] = {
+    "write": _write,
+    "patch": _patch,
+    "read": _read,
+    "run": _run,
+    "merge": _merge,
+    "revert": _revert,
+}

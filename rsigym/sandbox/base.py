@@ -1,0 +1,68 @@
+"""The sandbox interface: every piece of code the policy wrote runs through one of these."""
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import Mapping, NamedTuple, Sequence
+
+
+class Limits(NamedTuple):
+    """Resource limits for one sandboxed command. ``None`` leaves a limit unset."""
+
+    cpu_seconds: int | None = 600
+    memory_bytes: int | None = 8 * 1024**3
+    processes: int | None = 256
+    file_size_bytes: int | None = 1024**3
+    output_bytes: int = 64 * 1024
+
+
+class ExecResult(NamedTuple):
+    """What a sandboxed command did. ``stdout``/``stderr`` hold at most ``Limits.output_bytes`` each (the tail)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool = False
+    killed_reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and not self.killed_reason
+
+    def tail(self, chars: int = 2000) -> str:
+        """The last ``chars`` characters of stdout and stderr together, for observations."""
+        text = self.stdout.rstrip()
+        if self.stderr.strip():
+            text = (text + "\n" if text else "") + self.stderr.rstrip()
+        return text[-chars:]
+
+
+class Sandbox(abc.ABC):
+    """Runs untrusted commands with limits.
+
+    ``cwd`` is the only directory a command may write; ``readonly`` lists extra host paths it
+    may read (mounted read-only where the provider can). Providers never raise for what the
+    command does: failures come back in the ``ExecResult``.
+    """
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def run(
+        self,
+        cmd: Sequence[str] | str,
+        cwd: Path,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
+        readonly: Sequence[Path] = (),
+    ) -> ExecResult:
+        """Run ``cmd`` (argv list, or a string for ``/bin/sh -c``) in ``cwd``."""
+
+    def python(self) -> str:
+        """The Python interpreter solutions run with inside this sandbox."""
+        return "python"
+
+    def close(self) -> None:
+        """Release provider resources (containers, workers)."""

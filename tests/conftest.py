@@ -1,0 +1,37 @@
+"""Shared fixtures: small, fast environments over the quickest MLE tasks."""
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import rsigym  # noqa: F401  (registers the env ids)
+
+FAST_TASKS = ["digits", "wine"]
+
+
+@pytest.fixture
+def make_env(tmp_path):
+    """Factory for RSI-MLE-v0 on the fast tasks, with a run dir under tmp_path; closes what it made."""
+    made = []
+
+    def factory(**kwargs):
+        kwargs.setdefault("tasks", FAST_TASKS)
+        kwargs.setdefault("run_dir", tmp_path / f"run{len(made)}")
+        env = gym.make("RSI-MLE-v0", **kwargs)
+        made.append(env)
+        return env
+
+    yield factory
+    for env in made:
+        env.close()
+
+
+def write_config(task_id: str, config: dict) -> dict:
+    """A write op that replaces a task's config.json."""
+    return {"op": "write", "path": f"tasks/{task_id}/config.json", "content": json.dumps(config)}
+
+
+STRONG_DIGITS = {"kind": "classification", "model": "svc", "scale": True, "params": {"C": 10}}
+BROKEN_SOLUTION = "import sys\nsys.exit('deliberately broken')\n"
