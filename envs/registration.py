@@ -6,3 +6,9 @@ register(
     entry_point="rsigym.env:RSIEnv",
     kwargs={"suite": "default", "iterations": 20, "auto_evaluate": True},
 )
+
+register(
+    id="RSI-MLE-Menu-v0",
+    entry_point="rsigym.wrappers.action_menu:make_menu_env",
+    kwargs={"suite": "mle", "iterations": 20},
+)

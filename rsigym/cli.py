@@ -16,10 +16,17 @@ from rich.table import Table
 
 import rsigym  # noqa: F401  (registers the env ids)
 from rsigym.agents import AGENTS, make_agent
+from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
+from rsigym.runlog import read_log
 
 # Modules that add their own subcommands through ``register(subparsers)``.
 EXTENSIONS = ("rsigym.analysis.cli",)
+
+
+def console() -> Console:
+    """A console that does not squeeze tables to 80 columns when the output is piped."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def run_dir_name(env_id: str, agent: str, seed: int) -> str:
@@ -27,8 +34,23 @@ def run_dir_name(env_id: str, agent: str, seed: int) -> str:
     return f"{env_id}__{agent}__{seed}__{int(time.time())}"
 
 
+def play(env: gym.Env, agent, obs: dict, info: dict, out: Console, label: str) -> tuple[dict, float]:
+    """Let ``agent`` act until the episode ends, with a progress bar; returns the last info and the return."""
+    agent.reset(obs, info)
+    total, done = 0.0, info.get("private_loss") is not None
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=out) as bar:
+        job = bar.add_task(f"{label} loss {info['loss']:.4f}", total=env.unwrapped.iterations, completed=info["iteration"])
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+            total += reward
+            done = terminated or truncated
+            bar.update(job, completed=info["iteration"], description=f"{label} loss {info['loss']:.4f}")
+    return info, total
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    console = Console()
+    out = console()
     run_dir = Path(args.out) / run_dir_name(args.env_id, args.agent, args.seed)
     kwargs = {"iterations": args.iterations, "scale": args.scale, "sandbox": args.sandbox, "run_dir": run_dir,
               "agent": args.agent, "model": args.model, "workers": args.workers}
@@ -36,24 +58,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         kwargs["tasks"] = args.tasks
     env = gym.make(args.env_id, **kwargs)
     agent = make_agent(args.agent, env, seed=args.seed)
-    console.print(f"[bold]{args.env_id}[/] agent={args.agent} seed={args.seed} run_dir={run_dir}")
+    out.print(f"[bold]{args.env_id}[/] agent={args.agent} seed={args.seed} run_dir={run_dir}")
     for episode in range(args.episodes):
         obs, info = env.reset(seed=args.seed + episode)
         start = dict(info["losses"]), info["loss"]
-        agent.reset(obs, info)
-        total = 0.0
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console) as bar:
-            job = bar.add_task(f"episode {episode} loss {info['loss']:.4f}", total=args.iterations)
-            done = False
-            while not done:
-                obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
-                total += reward
-                done = terminated or truncated
-                bar.update(job, completed=info["iteration"], description=f"episode {episode} loss {info['loss']:.4f}")
-        console.print(_summary(start, info, total))
+        info, total = play(env, agent, obs, info, out, f"episode {episode}")
+        out.print(_summary(start, info, total))
     env.close()
-    console.print(f"run log: {run_dir / 'log.jsonl'}")
+    out.print(f"run log: {run_dir / 'log.jsonl'}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    out = console()
+    env, obs, info = load_run(args.run_dir)
+    records = list(read_log(Path(args.run_dir) / "log.jsonl"))
+    first = next(r for r in records if r["episode"] == records[-1]["episode"])
+    out.print(f"resuming {args.run_dir} at iteration {info['iteration']} (episode {records[-1]['episode']})")
+    agent = make_agent(args.agent or first.get("agent") or "greedy", env, seed=first["seed"])
+    info, total = play(env, agent, obs, info, out, "resumed")
+    out.print(_summary((first["losses"], first["loss"]), info, sum(r["reward"] for r in records[1:]) + total))
+    env.close()
     return 0
 
 
@@ -79,7 +104,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         spec = task.spec
         table.add_row(spec.id, spec.category, spec.metric, spec.direction, f"{spec.baseline:.4g}",
                       f"{spec.reference:.4g}", str(spec.human_minutes), f"{spec.weight:g}")
-    Console().print(table)
+    console().print(table)
     return 0
 
 
@@ -100,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="", help="model tag for the run log (LLM agents)")
     run.add_argument("--workers", type=int, default=1, help="tasks graded in parallel")
     run.set_defaults(func=cmd_run)
+
+    resume = sub.add_parser("resume", help="continue the last episode of a run directory (after a crash)")
+    resume.add_argument("run_dir")
+    resume.add_argument("--agent", choices=sorted(AGENTS), help="default: the agent named in the run log")
+    resume.set_defaults(func=cmd_resume)
 
     tasks = sub.add_parser("tasks", help="list tasks with metric, baseline, reference and human_minutes")
     tasks.add_argument("--suite", default="default", help=f"'default' or one of {sorted(SUITES)}")

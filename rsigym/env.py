@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import tempfile
 import time
@@ -19,7 +20,7 @@ from rsigym.envs.suites import load_suite
 from rsigym.evaluation import Evaluator, SuiteResult
 from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.render import CHARSET, Header, OpResult, render
-from rsigym.runlog import RunLog
+from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.tasks import SCALES
 from rsigym.workspace import Workspace
@@ -145,7 +146,7 @@ class RSIEnv(gym.Env[dict, str]):
             }
         )
         self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
-        self.episode = -1
+        self.episode = max((r["episode"] for r in read_log(self.log.path)), default=-1) if self.log.path.exists() else -1
         self.workspace: Workspace | None = None
         self._prepared: tuple[int, str] | None = None
         self._text = ""
@@ -169,8 +170,13 @@ class RSIEnv(gym.Env[dict, str]):
 
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode. ``options``: ``files`` {path: content} seeds the fresh workspace;
+        ``resume=True`` instead continues the last episode logged in ``run_dir``."""
         super().reset(seed=seed)
         options = options or {}
+        self._save_settings()
+        if options.get("resume"):
+            return self._resume()
         self.data_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.episode += 1
         self._prepare_tasks()
@@ -199,6 +205,38 @@ class RSIEnv(gym.Env[dict, str]):
         }
         self.log.append(record)
         return self._observation(), self._info(ops, evaluated=True, result=result)
+
+    def _resume(self):
+        """Rebuild the state of the last logged episode: after a crash, or from another process."""
+        records = list(read_log(self.log.path))
+        if not records:
+            raise ValueError(f"nothing to resume: {self.log.path} holds no record; call reset() without resume")
+        last = records[-1]
+        logged = [r for r in records if r["episode"] == last["episode"]]
+        self.episode, self.data_seed = last["episode"], last["seed"]
+        self._prepare_tasks()
+        self.workspace = Workspace(self.workspace_dir, self.run_dir / "history.git")
+        self.commits = {r["iteration"]: r["commit"] for r in logged if r.get("commit")}
+        self.step_count, self.iteration = last["step"], last["iteration"]
+        self.compute_used = last["compute_s"]
+        self.started = time.monotonic() - last["wall_s"]
+        self.submitted = bool(last.get("terminated"))
+        self.done = self.submitted or bool(last.get("truncated"))
+        with tempfile.TemporaryDirectory(prefix="rsigym-resume-") as tmp:
+            self.workspace.export(self.commits[self.iteration], Path(tmp))
+            self.result = self.evaluator.evaluate(Path(tmp), self.data_root, self.private_root, self.data_seed, self.scale)
+        self._dirty = self.workspace.differs_from(self.commits[self.iteration])
+        ops: list[OpResult] = []
+        self._text = self._render(None, ops)
+        return self._observation(), self._info(ops, evaluated=False)
+
+    def _save_settings(self) -> None:
+        """Write ``env.json`` (id and kwargs) so that :func:`load_run` can rebuild this env."""
+        if self.spec is None:
+            return
+        kwargs = {k: (v.name if isinstance(v, Sandbox) else v) for k, v in self.spec.kwargs.items() if k != "run_dir"}
+        settings = {"env_id": self.spec.id, "kwargs": kwargs}
+        (self.run_dir / "env.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
 
     def step(self, action: Any):
         if self.workspace is None:
@@ -362,3 +400,15 @@ class RSIEnv(gym.Env[dict, str]):
             info["private_loss"] = result.private_loss
             info["private_losses"] = dict(result.private_losses)
         return copy.deepcopy(info)  # callers keep infos; none may share state with the next one
+
+
+def load_run(run_dir: str | Path, **overrides: Any) -> tuple[gym.Env, dict, dict]:
+    """Rebuild the env of a run directory and resume its last episode: ``env, obs, info``."""
+    run_dir = Path(run_dir)
+    settings_path = run_dir / "env.json"
+    if not settings_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not an rsigym run directory (no env.json)")
+    settings = json.loads(settings_path.read_text())
+    env = gym.make(settings["env_id"], **{**settings["kwargs"], **overrides, "run_dir": run_dir})
+    obs, info = env.reset(options={"resume": True})
+    return env, obs, info

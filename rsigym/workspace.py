@@ -5,9 +5,11 @@ writes or runs can rewrite the history that ``revert`` and the run log rely on.
 """
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
@@ -154,6 +156,18 @@ class Workspace:
         self._git("add", "--all", "--force")
         self._git("read-tree", "--reset", "-u", commit)
         self._prune_empty_dirs()
+
+    def differs_from(self, commit: str) -> bool:
+        """True when the workspace's files are not exactly the tree of ``commit``."""
+        self._git("add", "--all", "--force")
+        return bool(self._git("diff", "--cached", "--name-only", commit))
+
+    def export(self, commit: str, destination: Path) -> None:
+        """Write the tree of ``commit`` into ``destination`` (which must exist)."""
+        env = {"GIT_DIR": str(self.history), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        archive = subprocess.run(["git", "archive", "--format=tar", commit], env=env, capture_output=True, check=True)
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(destination, filter="data")
 
     def _prune_empty_dirs(self) -> None:
         keep = {self.root / folder for folder in LAYOUT}

@@ -210,3 +210,24 @@ def test_reset_options_files_seed_the_workspace(make_env):
     env = make_env(iterations=2)
     obs, _ = env.reset(seed=0, options={"files": {"harness/memory.md": b"carried note\n"}})
     assert "carried note" in obs["text"]
+
+
+def test_a_run_resumes_from_its_directory_with_no_lost_iteration(make_env, tmp_path):
+    from rsigym.env import load_run
+
+    env = make_env(iterations=6, run_dir=tmp_path / "resumable")
+    env.reset(seed=2)
+    env.step(write_config("digits", STRONG_DIGITS))
+    _, _, _, _, before = env.step({"op": "write", "path": "harness/memory.md", "content": "remember\n"})
+    env.unwrapped.workspace.write("tasks/wine/config.json", "{}")  # an edit made after the last evaluation
+    resumed, obs, info = load_run(tmp_path / "resumable")
+    try:
+        assert info["iteration"] == before["iteration"] == 2
+        assert info["losses"] == pytest.approx(before["losses"])
+        assert "remember" in obs["text"]
+        _, reward, terminated, _, info = resumed.step({"op": "submit"})  # the pending edit is evaluated
+        assert terminated and info["iteration"] == 3 and info["losses"]["wine"] == 2.0
+        records = [json.loads(line) for line in (tmp_path / "resumable" / "log.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in records] == [0, 1, 2, 3] and {r["episode"] for r in records} == {0}
+    finally:
+        resumed.close()

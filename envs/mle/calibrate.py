@@ -72,7 +72,7 @@ def calibrate(task: MLETask, seeds: list[int]) -> dict:
             "seeds": seeds,
             "baseline_scores": [round(s, 6) for s in baseline],
             "reference_scores": [round(s, 6) for s in reference],
-            "command": "python -m rsigym.envs.mle.calibrate " + task.folder.name,
+            "command": "python -m rsigym.envs.mle.calibrate " + task.id,
         },
     )
     (task.folder / "task.json").write_text(json.dumps(spec, indent=2) + "\n")
