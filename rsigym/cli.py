@@ -34,6 +34,17 @@ def run_dir_name(env_id: str, agent: str, seed: int) -> str:
     return f"{env_id}__{agent}__{seed}__{int(time.time())}"
 
 
+def covariate(text: str) -> tuple[str, float | str]:
+    """Parse ``KEY=VALUE``; the value becomes a number where it reads as one."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, float(value)
+    except ValueError:
+        return key, value
+
+
 def play(env: gym.Env, agent, obs: dict, info: dict, out: Console, label: str) -> tuple[dict, float]:
     """Let ``agent`` act until the episode ends, with a progress bar; returns the last info and the return."""
     agent.reset(obs, info)
@@ -53,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = console()
     run_dir = Path(args.out) / run_dir_name(args.env_id, args.agent, args.seed)
     kwargs = {"iterations": args.iterations, "scale": args.scale, "sandbox": args.sandbox, "run_dir": run_dir,
-              "agent": args.agent, "model": args.model, "workers": args.workers}
+              "agent": args.agent, "model": args.model, "workers": args.workers,
+              "covariates": dict(args.covariate or ())}
     if args.tasks:
         kwargs["tasks"] = args.tasks
     env = gym.make(args.env_id, **kwargs)
@@ -124,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", nargs="+", help="only these task ids")
     run.add_argument("--model", default="", help="model tag for the run log (LLM agents)")
     run.add_argument("--workers", type=int, default=1, help="tasks graded in parallel")
+    run.add_argument("--covariate", action="append", type=covariate, metavar="KEY=VALUE",
+                     help="tag the run for law fits (repeatable), e.g. --covariate model_params=7e9")
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue the last episode of a run directory (after a crash)")

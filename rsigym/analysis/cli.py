@@ -1,0 +1,79 @@
+"""The ``leaderboard`` and ``report`` subcommands (also ``python -m rsigym.analysis``)."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from rsigym.analysis.report import Options, write_leaderboard, write_report
+from rsigym.analysis.runlog import load_runs
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="a task counts as solved at a final loss at or below this (time horizon); default 0.5")
+    parser.add_argument("--split", choices=("private", "public"), default="private",
+                        help="which final task losses decide success for the time horizon; default private")
+    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals; default 200")
+    parser.add_argument("--tb-dir", type=Path, default=None,
+                        help="write TensorBoard summaries here (default: OUT/tb)")
+    parser.add_argument("--no-tb", action="store_true", help="write no TensorBoard summaries")
+
+
+def _options(args: argparse.Namespace, out: Path) -> Options:
+    return Options(args.threshold, args.split, args.bootstrap,
+                   None if args.no_tb else (args.tb_dir or out / "tb"))
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    runs = load_runs(args.run_dirs)
+    if not runs:
+        print(f"no log.jsonl under {' '.join(map(str, args.run_dirs))}", file=sys.stderr)
+        return 1
+    command = getattr(args, "command_line", None) or shlex.join(["rsigym", *sys.argv[1:]])
+    path = write_leaderboard(runs, args.out, _options(args, args.out), command=command)
+    print(f"{len(runs)} episodes from {len({r.run_id for r in runs})} runs -> {path}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    runs = load_runs([args.run_dir])
+    if not runs:
+        print(f"no log.jsonl in {args.run_dir}", file=sys.stderr)
+        return 1
+    out = args.out or Path(args.run_dir) / "report"
+    path = write_report(runs, out, _options(args, out))
+    print(f"{len(runs)} episodes -> {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``leaderboard`` and ``report`` to a parent parser's subcommands."""
+    board = subparsers.add_parser("leaderboard", help="rank agent+model pairs by velocity over run directories",
+                                  description="Rank agent+model pairs by velocity with intervals over seeds; "
+                                              "write leaderboard.md/.csv, runs.csv, PNG plots and TensorBoard "
+                                              "summaries. Text above the generated marker in an existing "
+                                              "leaderboard.md is kept.")
+    board.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                       help="run directories, folders holding run directories, or log.jsonl files")
+    board.add_argument("--out", type=Path, default=Path("leaderboard"), help="output folder; default ./leaderboard")
+    _add_common(board)
+    board.set_defaults(func=_leaderboard)
+
+    report = subparsers.add_parser("report", help="velocity report of one run",
+                                   description="Metrics, fits, prediction and plots of one run's episodes.")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory (or its log.jsonl)")
+    report.add_argument("--out", type=Path, default=None, help="output folder; default RUN_DIR/report")
+    _add_common(report)
+    report.set_defaults(func=_report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point: ``python -m rsigym.analysis {leaderboard,report} ...``."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m rsigym.analysis")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.command_line = f"python -m rsigym.analysis {shlex.join(argv)}"
+    return args.func(args)

@@ -1,0 +1,172 @@
+"""PNG plots of curves, fits, predictions, horizons, laws, backtests and meta-velocity.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot state), so they
+are safe to make from a wrapper inside a training loop.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
+
+from rsigym.analysis.curves import Curve
+from rsigym.analysis.horizon import Attempt, HorizonFit
+from rsigym.analysis.laws import LawFit
+from rsigym.analysis.learned import Comparison
+from rsigym.analysis.meta import MetaVelocity
+from rsigym.analysis.predict import Prediction
+from rsigym.analysis.runlog import Run
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def _draw_curve(ax, curve: Curve, x: str, color, label: str | None, raw_label: str | None = None) -> None:
+    xs = curve.iteration if x == "iteration" else curve.compute_elapsed
+    ax.plot(xs, curve.loss, color=color, alpha=0.3, lw=1, label=raw_label)
+    ax.step(xs, curve.best, where="post", color=color, lw=1.8, label=label)
+
+
+def _draw_prediction(ax, prediction: Prediction, color, labelled: bool = False) -> None:
+    from rsigym.analysis.fits import FAMILIES
+
+    t = np.linspace(0, prediction.horizon, 200)
+    values = FAMILIES[prediction.family].func(t, *prediction.params.values())
+    ax.plot(t[t <= prediction.k], values[t <= prediction.k], color=color, ls="--", lw=1,
+            label=f"{prediction.family} fit on 0..{prediction.k}" if labelled else None)
+    ax.plot(t[t >= prediction.k], values[t >= prediction.k], color=color, ls=":", lw=1)
+    ax.errorbar([prediction.horizon], [prediction.value], fmt="o", ms=4, color=color, capsize=3,
+                yerr=[[prediction.value - prediction.low], [prediction.high - prediction.value]],
+                label=f"predicted best L({prediction.horizon}), 80 %" if labelled else None)
+    ax.axvline(prediction.k, color="grey", lw=0.5, ls="--")
+
+
+def curve_figure(curve: Curve, prediction: Prediction | None = None, title: str = "") -> Figure:
+    """One improvement curve: raw loss (faint), best-so-far (step) and an optional fit and prediction."""
+    figure = Figure(figsize=(5, 3.2))
+    ax = figure.subplots()
+    _draw_curve(ax, curve, "iteration", "C0", "best so far", "loss at evaluation")
+    if prediction is not None:
+        _draw_prediction(ax, prediction, "C3", labelled=True)
+    ax.set(xlabel="iteration", ylabel="public suite loss", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return figure
+
+
+def plot_curves(groups: Mapping[str, Sequence[Run]], path: str | Path, x: str = "iteration",
+                predictions: Mapping[str, Prediction] | None = None) -> Path:
+    """One panel per agent+model with every seed's curve; fits and predictions by run key when given."""
+    labels = list(groups)
+    columns = min(3, len(labels))
+    rows = math.ceil(len(labels) / columns)
+    figure = Figure(figsize=(4.6 * columns, 3.4 * rows))
+    axes = np.atleast_1d(figure.subplots(rows, columns, sharey=True, squeeze=False)).ravel()
+    for ax, label in zip(axes, labels):
+        for i, run in enumerate(groups[label]):
+            color = f"C{i % 10}"
+            _draw_curve(ax, run.curve(), x, color, f"seed {run.seed}")
+            if predictions and run.key in predictions and x == "iteration":
+                _draw_prediction(ax, predictions[run.key], color)
+        ax.set(title=label, xlabel="iteration" if x == "iteration" else "compute seconds after the starter's evaluation")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes[len(labels):]:
+        ax.set_visible(False)
+    axes[0].set_ylabel("public suite loss")
+    return _save(figure, path)
+
+
+def plot_velocity(labels: Sequence[str], means: Sequence[float], intervals: Sequence[tuple[float, float]],
+                  path: str | Path) -> Path:
+    """Velocity per agent+model with its interval over seeds."""
+    figure = Figure(figsize=(1.2 + 1.1 * len(labels), 3.2))
+    ax = figure.subplots()
+    means = np.asarray(means)
+    low = np.array([m - lo for m, (lo, _) in zip(means, intervals)])
+    high = np.array([hi - m for m, (_, hi) in zip(means, intervals)])
+    ax.bar(range(len(labels)), means, yerr=[np.nan_to_num(low), np.nan_to_num(high)], capsize=4, color="C0")
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set(ylabel="velocity (loss gain / iteration)")
+    ax.grid(alpha=0.3, axis="y")
+    return _save(figure, path)
+
+
+def plot_horizon(fit: HorizonFit, attempts: Sequence[Attempt], path: str | Path, title: str = "") -> Path:
+    """Success against human minutes: jittered attempts, the logistic fit and the 50 %/80 % horizons."""
+    figure = Figure(figsize=(5, 3.4))
+    ax = figure.subplots()
+    rng = np.random.default_rng(0)
+    minutes = np.array([a.human_minutes for a in attempts])
+    success = np.array([a.success for a in attempts], dtype=float)
+    ax.scatter(minutes * 2 ** rng.uniform(-0.15, 0.15, len(minutes)), success + rng.uniform(-0.04, 0.04, len(minutes)),
+               s=12, alpha=0.5, color="C0", label="attempts")
+    low, high = np.log2(min(minutes.min(), 1.0)), np.log2(max(minutes.max() * 4, 240.0))
+    grid = 2 ** np.linspace(low, high, 200)
+    ax.plot(grid, fit.probability(grid), color="C3", label="logistic fit")
+    for p, h, interval, ls in ((0.5, fit.h50, fit.h50_interval, "--"), (0.8, fit.h80, fit.h80_interval, ":")):
+        if math.isfinite(h) and grid[0] <= h <= grid[-1]:
+            ax.axvline(h, color="grey", ls=ls, lw=1, label=f"{int(p * 100)}% horizon {h:.3g} min")
+            lo, hi = (np.clip(v, grid[0], grid[-1]) for v in interval)
+            ax.axvspan(lo, hi, color="grey", alpha=0.12)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set(xlabel="human minutes", ylabel="P(success)", ylim=(-0.08, 1.08), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_law(law: LawFit, path: str | Path) -> Path:
+    """Points and the fitted ``a·x^b`` on log-log axes."""
+    figure = Figure(figsize=(5, 3.4))
+    ax = figure.subplots()
+    labels = law.labels or ("runs",) * law.n
+    for i, label in enumerate(dict.fromkeys(labels)):
+        points = [(x, y) for x, y, lab in zip(law.x, law.y, labels) if lab == label]
+        ax.scatter(*zip(*points), color=f"C{i % 10}", s=16, label=label)
+    grid = np.geomspace(min(law.x), max(law.x), 100)
+    b_low, b_high = law.b_interval
+    ax.plot(grid, law(grid), color="black", lw=1, label=f"{law.a:.3g}·x^{law.b:.2f}  (b ∈ [{b_low:.2f}, {b_high:.2f}])")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel=law.covariate, ylabel=law.metric, title=f"{law.metric} vs {law.covariate} (n={law.n})")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_backtest(comparisons: Sequence[Comparison], path: str | Path) -> Path:
+    """Held-out mean absolute error of each predictor against the fitting window k."""
+    figure = Figure(figsize=(5, 3.2))
+    ax = figure.subplots()
+    ks = [c.k for c in comparisons]
+    for name, values in (("parametric fit", [c.parametric_mae for c in comparisons]),
+                         ("learned (ridge)", [c.learned_mae for c in comparisons]),
+                         ("persistence", [c.persistence_mae for c in comparisons])):
+        ax.plot(ks, values, marker="o", label=name)
+    ax.set(xlabel="iterations fitted (k)", ylabel="|predicted − actual| best loss at N")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_meta(metas: Sequence[MetaVelocity], path: str | Path) -> Path:
+    """Velocity per episode for each carried-over run."""
+    figure = Figure(figsize=(5, 3.2))
+    ax = figure.subplots()
+    for i, meta in enumerate(metas):
+        ax.plot(meta.episodes, meta.velocities, marker="o", color=f"C{i % 10}", label=meta.label)
+    ax.set(xlabel="episode", ylabel="velocity (loss gain / iteration)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(figure, path)

@@ -1,0 +1,188 @@
+"""Reading run logs (``log.jsonl``, DESIGN §8) into one :class:`Run` per episode.
+
+A log holds one JSON object per env step plus one at each reset. Everything the analysis
+reports is derived from these records, so a run can be re-analysed without re-running it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from rsigym.analysis.curves import Curve
+
+EDIT_KINDS = ("code", "weight", "harness")
+
+
+class RunLogError(ValueError):
+    """A log line that is not a JSON object, anywhere but at the very end of the file."""
+
+
+@dataclass
+class Run:
+    """One episode of one run: its tags and its records in step order."""
+
+    run_id: str
+    env_id: str
+    agent: str
+    model: str | None
+    seed: int | None
+    episode: int
+    records: list[dict[str, Any]]
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    covariates: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def key(self) -> str:
+        """A name unique across a corpus of runs: run id and episode."""
+        return f"{self.run_id}#{self.episode}"
+
+    @property
+    def label(self) -> str:
+        """``agent`` or ``agent+model``: the pair a leaderboard ranks."""
+        return self.agent if not self.model else f"{self.agent}+{self.model}"
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.records[-1]
+
+    @property
+    def complete(self) -> bool:
+        """Whether the episode ended (terminated or truncated) rather than crashed."""
+        return bool(self.final.get("terminated") or self.final.get("truncated"))
+
+    @property
+    def private_loss(self) -> float | None:
+        value = self.final.get("private_loss")
+        return None if value is None else float(value)
+
+    def evaluation_indices(self) -> list[int]:
+        """Index of the record where each iteration first appears (the reset record is iteration 0)."""
+        seen: set[int] = set()
+        indices = []
+        for index, record in enumerate(self.records):
+            iteration = int(record.get("iteration", 0))
+            if iteration not in seen:
+                seen.add(iteration)
+                indices.append(index)
+        return indices
+
+    def curve(self) -> Curve:
+        """The improvement curve: public suite loss at each evaluation, over iterations and compute."""
+        indices = self.evaluation_indices()
+        return Curve(
+            iteration=[int(self.records[i].get("iteration", 0)) for i in indices],
+            compute_s=[float(self.records[i].get("compute_s") or 0.0) for i in indices],
+            loss=[_finite(self.records[i].get("loss")) for i in indices],
+            kinds=[self._kinds_since(indices, n) for n in range(len(indices))],
+        )
+
+    def _kinds_since(self, indices: list[int], n: int) -> tuple[str, ...]:
+        """Kinds of the successful edits between evaluation ``n-1`` and evaluation ``n``."""
+        if n == 0:
+            return ()
+        kinds: set[str] = set()
+        for record in self.records[indices[n - 1] + 1 : indices[n] + 1]:
+            for op in record.get("ops") or ():
+                if op.get("ok", True) and op.get("kind") in EDIT_KINDS:
+                    kinds.add(op["kind"])
+        return tuple(sorted(kinds))
+
+    def final_losses(self, split: str = "private") -> dict[str, float]:
+        """Per-task losses at the end of the episode; ``split="private"`` falls back to public."""
+        if split == "private" and self.final.get("private_losses"):
+            return {task: float(loss) for task, loss in self.final["private_losses"].items()}
+        return {task: float(loss) for task, loss in (self.final.get("losses") or {}).items()}
+
+
+def _finite(value: Any) -> float:
+    number = float("nan") if value is None else float(value)
+    return number if math.isfinite(number) else float("nan")
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a log file; a truncated last line (a crash mid-write) is dropped."""
+    lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            if number == len(lines):
+                break
+            raise RunLogError(f"{path}:{number}: not a JSON object: {err}") from err
+        if not isinstance(record, dict):
+            raise RunLogError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        records.append(record)
+    return records
+
+
+def split_episodes(records: Iterable[dict[str, Any]], path: Path | None = None) -> list[Run]:
+    """Group one log's records by episode, in order of first appearance.
+
+    A log belongs to one run directory. A process that resumes a crashed run writes its own
+    ``run_id`` into the same log, so episodes are grouped by number alone and every episode
+    carries the log's first ``run_id``.
+    """
+    records = list(records)
+    if not records:
+        return []
+    run_id = str(records[0].get("run_id", ""))
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(int(record.get("episode", 0)), []).append(record)
+    # Only reset records carry the task table; later episodes of the same log reuse it.
+    tasks = next((r["tasks"] for r in records if r.get("tasks")), {})
+    runs = []
+    for episode, group in groups.items():
+        group.sort(key=lambda r: int(r.get("step", 0)))
+        first = group[0]
+        seed = first.get("seed")
+        runs.append(
+            Run(
+                run_id=run_id,
+                env_id=str(first.get("env_id", "")),
+                agent=str(first.get("agent") or "unknown"),
+                model=first.get("model") or None,
+                seed=None if seed is None else int(seed),
+                episode=episode,
+                records=group,
+                tasks=dict(next((r["tasks"] for r in group if r.get("tasks")), tasks)),
+                covariates=dict(next((r["covariates"] for r in group if r.get("covariates")), {})),
+                path=path,
+            )
+        )
+    return runs
+
+
+def read_log(path: str | Path) -> list[Run]:
+    """The episodes of one ``log.jsonl``."""
+    return split_episodes(read_records(path), Path(path))
+
+
+def find_logs(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """``log.jsonl`` files named directly or found under the given directories, sorted per directory."""
+    for path in map(Path, paths):
+        if path.is_file():
+            yield path
+        elif (path / "log.jsonl").is_file():
+            yield path / "log.jsonl"
+        elif path.is_dir():
+            yield from sorted(path.rglob("log.jsonl"))
+        else:
+            raise FileNotFoundError(f"{path}: no such run directory or log file")
+
+
+def load_runs(paths: Iterable[str | Path]) -> list[Run]:
+    """Every episode of every log under ``paths`` (run directories, parents of them, or log files)."""
+    runs: list[Run] = []
+    for log in find_logs(paths):
+        runs += read_log(log)
+    return runs
