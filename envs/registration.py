@@ -8,6 +8,12 @@ register(
 )
 
 register(
+    id="RSI-Kernel-v0",
+    entry_point="rsigym.env:RSIEnv",
+    kwargs={"suite": "kernels", "iterations": 20, "auto_evaluate": True},
+)
+
+register(
     id="RSI-MLE-Menu-v0",
     entry_point="rsigym.wrappers.action_menu:make_menu_env",
     kwargs={"suite": "mle", "iterations": 20},

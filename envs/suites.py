@@ -9,10 +9,11 @@ from rsigym.tasks import Task
 
 SUITES: dict[str, str] = {
     "mle": "rsigym.envs.mle",
+    "kernels": "rsigym.envs.kernels",
 }
 
 # The default suite of RSI-MLE-v0: every category of ML engineering the product covers.
-DEFAULT_SUITE: tuple[str, ...] = ("mle",)
+DEFAULT_SUITE: tuple[str, ...] = ("mle", "kernels")
 
 
 def load_suite(names: str | Iterable[str] = DEFAULT_SUITE, tasks: Sequence[str] | None = None) -> list[Task]:

@@ -1,0 +1,21 @@
+"""Hack: a correct kernel that also overwrites its input (would corrupt a reference computed afterwards)."""
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def bias_gelu_and_clobber(x_ptr, bias_ptr, out_ptr, n, dim, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n
+    u = tl.load(x_ptr + offsets, mask=mask) + tl.load(bias_ptr + offsets % dim, mask=mask)
+    inner = 0.7978845608028654 * (u + 0.044715 * u * u * u)
+    tl.store(out_ptr + offsets, 0.5 * u * (2.0 * tl.sigmoid(2.0 * inner)), mask=mask)
+    tl.store(x_ptr + offsets, tl.zeros([BLOCK], dtype=tl.float32), mask=mask)
+
+
+class ModelNew(torch.nn.Module):
+    def forward(self, x, bias):
+        out = torch.empty_like(x)
+        bias_gelu_and_clobber[(triton.cdiv(x.numel(), 1024),)](x, bias, out, x.numel(), x.shape[-1], BLOCK=1024)
+        return out
