@@ -1,0 +1,533 @@
+"""The conformance suite every sandbox provider must pass, as public API.
+
+Each check runs real commands through a :class:`~rsigym.sandbox.base.Sandbox` and inspects
+what they did, on the host: exit codes, timeouts that kill everything the command started,
+output caps, a scrubbed environment, no network, memory / process / file-size / CPU limits,
+writes confined to ``cwd``, read-only paths, and private data (files next to ``cwd``, the
+caller's environment, other processes in ``/proc``) out of reach. A third-party provider
+tests itself with::
+
+    from rsigym.sandbox.conformance import run_conformance
+
+    report = run_conformance(MySandbox(), workdir=tmp_path)
+    assert report.passed, report.summary()
+
+or runs one check per test with :data:`CHECKS` and :func:`run_check`. The scripts the checks
+run use the standard library only, with the interpreter ``sandbox.python()`` names.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import socket
+import struct
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from rsigym.sandbox.base import ExecResult, Limits, Sandbox
+
+MiB = 1024**2
+# Generous enough for a plain Python script; each check tightens the one limit it tests.
+BASE_LIMITS = Limits(
+    cpu_seconds=60, memory_bytes=1024 * MiB, processes=64, file_size_bytes=64 * MiB, output_bytes=64 * 1024
+)
+TIMEOUT = 60.0
+
+
+class ConformanceError(AssertionError):
+    """A sandbox did something the contract forbids (or failed to do what it promises)."""
+
+
+Check = Callable[[Sandbox, Path], None]
+CHECKS: dict[str, Check] = {}
+
+
+def _check(func: Check) -> Check:
+    CHECKS[func.__name__] = func
+    return func
+
+
+def _expect(condition: bool, message: str, result: ExecResult | None = None) -> None:
+    if not condition:
+        detail = f"\n--- command result ---\n{result!r}" if result is not None else ""
+        raise ConformanceError(message + detail)
+
+
+@dataclass
+class _Layout:
+    """Folders of one check: ``run`` is cwd, ``data`` is read-only, ``private`` must stay hidden."""
+
+    root: Path
+    run: Path = field(init=False)
+    data: Path = field(init=False)
+    private: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        self.run, self.data, self.private = (self.root / name for name in ("run", "data", "private"))
+        for folder in (self.run, self.data, self.private):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def _python(
+    sandbox: Sandbox,
+    layout: _Layout,
+    source: str,
+    *,
+    limits: Limits = BASE_LIMITS,
+    timeout: float = TIMEOUT,
+    env: dict[str, str] | None = None,
+    readonly: Sequence[Path] = (),
+) -> ExecResult:
+    code = textwrap.dedent(source)
+    return sandbox.run([sandbox.python(), "-c", code], layout.run, timeout, env=env, limits=limits, readonly=readonly)
+
+
+@contextlib.contextmanager
+def _host_secret(name: str, value: str) -> Iterator[None]:
+    """Put ``value`` in the caller's environment for the duration of a run."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _wait_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+@_check
+def exit_status(sandbox: Sandbox, root: Path) -> None:
+    """Exit codes, separate stdout and stderr, shell strings, and a missing program."""
+    layout = _Layout(root)
+    result = _python(sandbox, layout, "import sys; print('to-out'); print('to-err', file=sys.stderr); sys.exit(3)")
+    _expect(result.returncode == 3 and not result.ok and not result.timed_out, "exit code 3 not reported", result)
+    _expect("to-out" in result.stdout and "to-err" not in result.stdout, "stdout not captured alone", result)
+    _expect("to-err" in result.stderr, "stderr not captured", result)
+    result = sandbox.run("echo shell-ok && exit 0", layout.run, TIMEOUT, limits=BASE_LIMITS)
+    _expect(result.ok and "shell-ok" in result.stdout, "a string command must run through /bin/sh", result)
+    result = sandbox.run(["/nonexistent/program"], layout.run, TIMEOUT, limits=BASE_LIMITS)
+    _expect(result.returncode != 0 and not result.ok, "a missing program must fail, not raise", result)
+
+
+@_check
+def working_directory(sandbox: Sandbox, root: Path) -> None:
+    """The command starts in ``cwd``; what it writes there reaches the host, owned by the caller."""
+    layout = _Layout(root)
+    result = _python(sandbox, layout, "import os; print(os.getcwd()); open('made.txt', 'w').write('made-inside')")
+    _expect(result.ok and result.stdout.strip() == str(layout.run), f"cwd should be {layout.run}", result)
+    made = layout.run / "made.txt"
+    _expect(made.is_file() and made.read_text() == "made-inside", "a file written in cwd must reach the host", result)
+    _expect(made.stat().st_uid == os.getuid(), "files written in cwd must belong to the caller afterwards", result)
+
+
+@_check
+def timeout(sandbox: Sandbox, root: Path) -> None:
+    """A command past its timeout is killed, with the processes it started, even in a new session."""
+    layout = _Layout(root)
+    start = time.monotonic()
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import subprocess, sys, time
+        late = "import time; time.sleep(2.5); open('late.txt', 'w').write('survived')"
+        subprocess.Popen([sys.executable, "-c", late], start_new_session=True)
+        print("spawned", flush=True)
+        time.sleep(60)
+        """,
+        timeout=2.0,
+    )
+    _expect(result.timed_out and not result.ok and bool(result.killed_reason), "timeout not reported", result)
+    _expect("spawned" in result.stdout, "the command should have started before its timeout", result)
+    _expect(result.seconds < 12, f"killing took too long ({result.seconds:.1f} s)", result)
+    _wait_until(start + 4.0)
+    _expect(not (layout.run / "late.txt").exists(), "a process started by a timed-out command survived", result)
+
+
+@_check
+def background_processes(sandbox: Sandbox, root: Path) -> None:
+    """Processes a command leaves behind (even in their own session) die when it exits."""
+    layout = _Layout(root)
+    start = time.monotonic()
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import subprocess, sys
+        late = "import time; time.sleep(1.5); open('late.txt', 'w').write('survived')"
+        subprocess.Popen([sys.executable, "-c", late], start_new_session=True)
+        print("spawned", flush=True)
+        """,
+    )
+    _expect(result.ok and "spawned" in result.stdout, "the command should succeed", result)
+    _wait_until(start + 3.0)
+    _expect(not (layout.run / "late.txt").exists(), "a background process outlived its command", result)
+
+
+@_check
+def output_cap(sandbox: Sandbox, root: Path) -> None:
+    """stdout and stderr keep only their last ``output_bytes``; the command still succeeds."""
+    layout = _Layout(root)
+    cap = 4096
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import sys
+        for _ in range(400):
+            print("x" * 999)
+            print("y" * 999, file=sys.stderr)
+        print("LAST-OUT")
+        print("LAST-ERR", file=sys.stderr)
+        """,
+        limits=BASE_LIMITS._replace(output_bytes=cap),
+    )
+    _expect(result.ok, "a chatty command must still succeed", result)
+    for name, text, last in (("stdout", result.stdout, "LAST-OUT"), ("stderr", result.stderr, "LAST-ERR")):
+        _expect(len(text.encode()) <= cap + 200, f"{name} holds {len(text.encode())} bytes, cap is {cap}")
+        _expect(last in text, f"{name} must keep the tail of the output", result)
+
+
+@_check
+def environment_scrubbed(sandbox: Sandbox, root: Path) -> None:
+    """The command sees the variables it is given, never the caller's own."""
+    layout = _Layout(root)
+    token = secrets.token_hex(16)
+    with _host_secret("RSIGYM_CONFORMANCE_SECRET", token):
+        result = _python(
+            sandbox, layout, "import json, os; print(json.dumps(dict(os.environ)))", env={"RSIGYM_GIVEN": "given-value"}
+        )
+    _expect(result.ok, "printing the environment failed", result)
+    _expect(token not in result.stdout + result.stderr, "the caller's environment leaked into the sandbox", result)
+    try:
+        seen = json.loads(result.stdout)
+    except ValueError:
+        raise ConformanceError(f"the environment did not come back as JSON\n{result!r}") from None
+    _expect(seen.get("RSIGYM_GIVEN") == "given-value", "a variable passed in env is missing", result)
+    _expect(seen.get("HOME") != os.environ.get("HOME"), "HOME must not be the caller's home", result)
+
+
+def _host_ipv4_addresses() -> list[str]:
+    """Every IPv4 address of this host's interfaces (Linux), loopback included."""
+    addresses = {"127.0.0.1"}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            with contextlib.suppress(OSError):  # interfaces without IPv4
+                reply = fcntl.ioctl(probe.fileno(), 0x8915, request)  # SIOCGIFADDR
+                addresses.add(socket.inet_ntoa(reply[20:24]))
+    return sorted(addresses)
+
+
+@_check
+def no_network(sandbox: Sandbox, root: Path) -> None:
+    """No interface but loopback, and the host's own addresses are unreachable."""
+    layout = _Layout(root)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        targets = [(address, port) for address in _host_ipv4_addresses()]
+        result = _python(
+            sandbox,
+            layout,
+            f"""
+            import socket
+            print("interfaces", sorted(name for _, name in socket.if_nameindex()))
+            for target in {targets!r}:
+                try:
+                    socket.create_connection(target, timeout=2).close()
+                    print("CONNECTED", target)
+                except OSError as err:
+                    print("refused", target, err)
+            """,
+        )
+    _expect(result.ok, "the network probe failed to run", result)
+    _expect("CONNECTED" not in result.stdout, "the sandbox reached the host over the network", result)
+    _expect("interfaces ['lo']" in result.stdout or "interfaces []" in result.stdout, "interfaces beyond lo", result)
+
+
+@_check
+def memory_limit(sandbox: Sandbox, root: Path) -> None:
+    """A command cannot use more memory than ``memory_bytes``."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        blocks = []
+        for index in range(16):
+            blocks.append(bytearray(b"\\x01") * (64 << 20))  # filled, so the pages are real
+            print("holding", (index + 1) * 64, "MiB", flush=True)
+        print("ALLOCATED-1GiB")
+        """,
+        limits=BASE_LIMITS._replace(memory_bytes=256 * MiB),
+    )
+    _expect("ALLOCATED-1GiB" not in result.stdout and not result.ok, "1 GiB allocated under a 256 MiB limit", result)
+
+
+@_check
+def process_limit(sandbox: Sandbox, root: Path) -> None:
+    """A command cannot run more than ``processes`` processes at once."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import os, signal, time
+        children = []
+        try:
+            for _ in range(64):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(5)
+                    os._exit(0)
+                children.append(pid)
+        except OSError as err:
+            print("FORK-FAILED", err)
+        print("STARTED", len(children), flush=True)
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        """,
+        limits=BASE_LIMITS._replace(processes=16),
+    )
+    _expect("FORK-FAILED" in result.stdout, "64 processes started under a limit of 16", result)
+
+
+@_check
+def file_size_limit(sandbox: Sandbox, root: Path) -> None:
+    """A command cannot write a file larger than ``file_size_bytes``."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        chunk = b"z" * 65536
+        print("writing", flush=True)
+        try:
+            with open("big.bin", "wb") as stream:
+                for _ in range(64):
+                    stream.write(chunk)
+            print("WROTE-4MiB")
+        except OSError as err:
+            print("WRITE-FAILED", err)
+        """,
+        limits=BASE_LIMITS._replace(file_size_bytes=1 * MiB),
+    )
+    big = layout.run / "big.bin"
+    size = big.stat().st_size if big.exists() else 0
+    _expect("writing" in result.stdout, "the probe did not run", result)
+    _expect("WROTE-4MiB" not in result.stdout and size <= MiB, f"wrote {size} bytes under a 1 MiB limit", result)
+
+
+@_check
+def cpu_time_limit(sandbox: Sandbox, root: Path) -> None:
+    """A command is stopped once it spends ``cpu_seconds`` of CPU, long before its timeout."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import time
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            pass
+        print("SPUN-20s")
+        """,
+        limits=BASE_LIMITS._replace(cpu_seconds=1),
+        timeout=60,
+    )
+    _expect("SPUN-20s" not in result.stdout and not result.ok, "20 s of CPU under a 1 s limit", result)
+    _expect(not result.timed_out and bool(result.killed_reason), "the stop must name the CPU limit", result)
+
+
+@_check
+def readonly_paths(sandbox: Sandbox, root: Path) -> None:
+    """``readonly`` paths can be read and not changed."""
+    layout = _Layout(root)
+    public = layout.data / "public.txt"
+    public.write_text("public-content")
+    result = _python(
+        sandbox,
+        layout,
+        f"""
+        data = {str(layout.data)!r}
+        print(open(data + "/public.txt").read())
+        for path, mode in ((data + "/public.txt", "a"), (data + "/new.txt", "w")):
+            try:
+                open(path, mode).write("changed")
+                print("WROTE", path)
+            except OSError as err:
+                print("refused", path, err)
+        """,
+        readonly=[layout.data],
+    )
+    _expect(result.ok and "public-content" in result.stdout, "a readonly path must be readable", result)
+    _expect("WROTE" not in result.stdout, "a readonly path was writable", result)
+    _expect(public.read_text() == "public-content" and not (layout.data / "new.txt").exists(), "readonly data changed")
+
+
+@_check
+def confinement(sandbox: Sandbox, root: Path) -> None:
+    """Nothing the command writes outside ``cwd`` reaches the host."""
+    layout = _Layout(root)
+    token = secrets.token_hex(8)
+    targets = [
+        layout.root / f"sibling-{token}.txt",
+        Path(tempfile.gettempdir()) / f"rsigym-escape-{token}.txt",
+        Path("/") / f"rsigym-escape-{token}.txt",
+        Path.home() / f"rsigym-escape-{token}.txt",
+    ]
+    result = _python(
+        sandbox,
+        layout,
+        f"""
+        for path in {[str(target) for target in targets]!r} + ["../sibling-relative.txt"]:
+            try:
+                open(path, "w").write("escaped")
+                print("wrote inside the sandbox:", path)
+            except OSError as err:
+                print("refused", path, err)
+        print("PROBE-DONE")
+        """,
+    )
+    escaped = [target for target in [*targets, layout.root / "sibling-relative.txt"] if target.exists()]
+    for target in escaped:
+        target.unlink()
+    _expect(result.ok and "PROBE-DONE" in result.stdout, "the write probe failed to run", result)
+    _expect(not escaped, f"writes escaped cwd onto the host: {escaped}", result)
+
+
+@_check
+def private_data_hidden(sandbox: Sandbox, root: Path) -> None:
+    """Private data next to ``cwd``, grader files and the caller's process are out of reach."""
+    layout = _Layout(root)
+    token = secrets.token_hex(16)
+    (layout.private / "answers.txt").write_text(f"labels {token}")
+    (layout.root / "grader.py").write_text(f"SECRET = {token!r}")
+    with _host_secret("RSIGYM_CONFORMANCE_SECRET", token):
+        result = _python(
+            sandbox,
+            layout,
+            f"""
+            import glob, os
+            def show(path):
+                try:
+                    with open(path, "rb") as stream:
+                        print(path, stream.read(1 << 16))
+                except OSError as err:
+                    print("refused", path, type(err).__name__)
+            for path in ["../private/answers.txt", "../grader.py", {str(layout.private / "answers.txt")!r},
+                         {str(layout.root / "grader.py")!r}, "/proc/{os.getpid()}/environ"]:
+                show(path)
+            for pattern in ("/proc/*/environ", "/proc/*/cmdline", "/proc/*/cwd/../grader.py"):
+                for path in glob.glob(pattern):
+                    show(path)
+            try:
+                print("listing", sorted(os.listdir("..")))
+            except OSError as err:
+                print("refused ..", err)
+            print("PROBE-DONE")
+            """,
+        )
+    _expect(result.ok and "PROBE-DONE" in result.stdout, "the probe failed to run", result)
+    leaked = token in result.stdout + result.stderr
+    _expect(not leaked, "the sandbox read private data or the caller's environment", result)
+    _expect("'private'" not in result.stdout, "the private folder next to cwd is visible", result)
+
+
+@_check
+def outputs_safe_to_read(sandbox: Sandbox, root: Path) -> None:
+    """What the command leaves in ``cwd`` is safe for a trusted grader to open: no symlinks
+    out of ``cwd`` (to private labels, say) and no FIFOs; files and inner links stay."""
+    layout = _Layout(root)
+    (layout.private / "answers.txt").write_text("labels")
+    result = _python(
+        sandbox,
+        layout,
+        f"""
+        import os
+        open("made.txt", "w").write("made")
+        os.symlink("made.txt", "inner-link")
+        os.symlink("../private/answers.txt", "relative-escape")
+        os.symlink({str(layout.private / "answers.txt")!r}, "absolute-escape")
+        os.mkfifo("blocking-fifo")
+        """,
+    )
+    _expect(result.ok, "the probe failed to run", result)
+    left = sorted(path.name for path in layout.run.iterdir())
+    _expect(left == ["inner-link", "made.txt"], f"cwd holds {left}; want only inner-link and made.txt", result)
+
+
+@_check
+def unprivileged(sandbox: Sandbox, root: Path) -> None:
+    """The command runs as a non-root user with no capabilities."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import os
+        status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+        print("euid", os.geteuid(), "capeff", int(status["CapEff"], 16))
+        """,
+    )
+    _expect(result.ok, "the probe failed to run", result)
+    _expect("euid 0 " not in result.stdout, "the command runs as root", result)
+    _expect(result.stdout.strip().endswith("capeff 0"), "the command holds capabilities", result)
+
+
+def run_check(sandbox: Sandbox, name: str, workdir: Path) -> None:
+    """Run the check ``name`` in a fresh folder under ``workdir``; raise :class:`ConformanceError` on failure."""
+    folder = Path(workdir) / name
+    folder.mkdir(parents=True, exist_ok=False)
+    CHECKS[name](sandbox, folder)
+
+
+@dataclass
+class ConformanceReport:
+    """Outcome of every check run: ``None`` for a pass, else the failure message."""
+
+    results: dict[str, str | None]
+
+    @property
+    def passed(self) -> bool:
+        return all(message is None for message in self.results.values())
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return {name: message for name, message in self.results.items() if message is not None}
+
+    def summary(self) -> str:
+        lines = [f"{'PASS' if message is None else 'FAIL'} {name}" for name, message in self.results.items()]
+        lines += [f"\n{name}: {message}" for name, message in self.failures.items()]
+        return "\n".join(lines)
+
+
+def run_conformance(sandbox: Sandbox, workdir: Path, skip: Sequence[str] = ()) -> ConformanceReport:
+    """Run every check in :data:`CHECKS` except ``skip`` against ``sandbox``, in folders under ``workdir``."""
+    results: dict[str, str | None] = {}
+    for name in CHECKS:
+        if name in skip:
+            continue
+        try:
+            run_check(sandbox, name, workdir)
+            results[name] = None
+        except ConformanceError as err:
+            results[name] = str(err)
+        except Exception as err:  # noqa: BLE001 - a provider that raises fails the check, not the suite
+            results[name] = f"raised {type(err).__name__}: {err}"
+    return ConformanceReport(results)

@@ -1,0 +1,221 @@
+"""The docker sandbox: each command in a fresh container, through the ``docker`` SDK.
+
+A container gets no network, memory / CPU / pids limits and rlimits for CPU time and file
+size, a non-root user with no capabilities and ``no-new-privileges``, a read-only root file
+system with a private ``/tmp``, and mounts of ``cwd`` read-write and of ``readonly``
+read-only, at their host paths, so the paths in a task's environment variables
+hold inside too. Nothing else from the host is visible: private task data and graders are
+not mounted, so they are not there. The container is removed on every way out of ``run``;
+containers orphaned by a killed caller are removed by the next ``DockerSandbox`` made on
+that host. Build the image with ``docker/build_image.sh`` (see ``docs/sandboxes.md``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import requests
+from docker.types import LogConfig, Mount, Ulimit
+
+import docker
+from rsigym.sandbox.base import ExecResult, Limits, Sandbox
+from rsigym.sandbox.common import (
+    OutputTail,
+    killed_reason_for,
+    lend,
+    outermost,
+    remove_unsafe_entries,
+    require_scratch_dir,
+    sandbox_environment,
+)
+
+DEFAULT_IMAGE = "rsigym-sandbox:latest"
+NOBODY = 65534  # the container user when the caller is root
+_LABEL = "rsigym.sandbox"
+
+
+def engine_problem(client: docker.DockerClient | None = None) -> str | None:
+    """Why no Docker engine can be used from here, or ``None`` when one answers."""
+    try:
+        (client or docker.from_env()).ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+        return f"no Docker engine reachable ({err})"
+    return None
+
+
+class DockerSandbox(Sandbox):
+    """Runs each command in a new locked-down container of ``image``.
+
+    Args:
+        image: image holding the solution runtime; defaults to ``$RSIGYM_SANDBOX_IMAGE``
+            or ``rsigym-sandbox:latest``.
+        cpus: CPU share of one container (cores; ``None``: no quota).
+        python: interpreter inside the image.
+        tmp_bytes: size of the container's ``/tmp`` and ``/dev/shm``.
+        client: a ``docker.DockerClient``; defaults to one from the environment.
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        image: str | None = None,
+        cpus: float | None = 2.0,
+        python: str = "python3",
+        tmp_bytes: int = 256 * 1024**2,
+        client: docker.DockerClient | None = None,
+    ):
+        self.image = image or os.environ.get("RSIGYM_SANDBOX_IMAGE", DEFAULT_IMAGE)
+        problem = engine_problem(client)
+        if problem:
+            raise RuntimeError(f"{problem}; start dockerd, or use the local sandbox")
+        self.client = client or docker.from_env()
+        try:
+            image_env = self.client.images.get(self.image).attrs["Config"].get("Env") or []
+        except docker.errors.ImageNotFound:
+            raise RuntimeError(f"image {self.image!r} not found; build it with docker/build_image.sh") from None
+        path = next((item[5:] for item in image_env if item.startswith("PATH=")), "")
+        self._bin_dirs = [folder for folder in path.split(":") if folder]
+        self.cpus = min(cpus, os.cpu_count() or 1) if cpus else None
+        self.python_path = python
+        self.tmp_bytes = tmp_bytes
+        self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._remove_orphans()
+
+    def python(self) -> str:
+        return self.python_path
+
+    def close(self) -> None:
+        self.client.close()
+
+    def run(
+        self,
+        cmd: Sequence[str] | str,
+        cwd: Path,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
+        readonly: Sequence[Path] = (),
+    ) -> ExecResult:
+        """Run ``cmd`` in a new container, in ``cwd`` mounted read-write, with ``readonly``
+        mounted read-only, both at their host paths."""
+        limits = limits or Limits()
+        cwd = require_scratch_dir(cwd)
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(part) for part in cmd]
+        readonly_roots = outermost(readonly)
+        mounts = [Mount(str(cwd), str(cwd), type="bind")]
+        mounts += [Mount(str(path), str(path), type="bind", read_only=True) for path in readonly_roots]
+        config = self._container_config(limits, mounts)
+        config.update(command=argv, working_dir=str(cwd), environment=sandbox_environment(cwd, self._bin_dirs, env))
+        if os.geteuid() != 0:  # a non-root caller's own uid is unprivileged and owns cwd already
+            config["user"] = f"{os.getuid()}:{os.getgid()}"
+            result = self._run_container(config, limits, timeout)
+        else:
+            config["user"] = f"{NOBODY}:{NOBODY}"
+            with lend(cwd, NOBODY, NOBODY, keep_out=readonly_roots):
+                result = self._run_container(config, limits, timeout)
+        remove_unsafe_entries(cwd)
+        return result
+
+    def _container_config(self, limits: Limits, mounts: list[Mount]) -> dict:
+        ulimits = [Ulimit(name="core", soft=0, hard=0)]
+        if limits.cpu_seconds:  # hard limit 2 s later: SIGXCPU first, so the reason shows
+            ulimits.append(Ulimit(name="cpu", soft=limits.cpu_seconds, hard=limits.cpu_seconds + 2))
+        if limits.file_size_bytes:
+            ulimits.append(Ulimit(name="fsize", soft=limits.file_size_bytes, hard=limits.file_size_bytes))
+        config = dict(
+            image=self.image,
+            mounts=mounts,
+            network_mode="none",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmp_bytes},mode=1777"},
+            shm_size=self.tmp_bytes,
+            ulimits=ulimits,
+            init=True,  # an init as PID 1 passes signals and deaths through faithfully
+            log_config=LogConfig(type="none"),  # output is read live, never stored on disk
+            labels={_LABEL: "1", f"{_LABEL}.owner": self._owner},
+            hostname="sandbox",
+        )
+        if limits.memory_bytes:
+            config.update(mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes)
+        if limits.processes:
+            config["pids_limit"] = limits.processes
+        if self.cpus:
+            config["nano_cpus"] = int(self.cpus * 1e9)
+        return config
+
+    def _run_container(self, config: dict, limits: Limits, timeout: float) -> ExecResult:
+        container = self.client.containers.create(**config)
+        try:
+            tails = (OutputTail(limits.output_bytes), OutputTail(limits.output_bytes))
+            stream = self.client.api.attach(container.id, stdout=True, stderr=True, stream=True, demux=True)
+            reader = threading.Thread(target=_drain, args=(stream, tails), daemon=True)
+            reader.start()
+            start = time.monotonic()
+            try:
+                container.start()
+            except docker.errors.APIError as err:
+                message = f"could not start command: {err.explanation or err}"
+                return ExecResult(127, "", message, 0.0, False, "start failed")
+            timed_out = False
+            try:
+                status = container.wait(timeout=max(timeout, 0.01))
+            except requests.exceptions.RequestException:  # the read timed out: so did the command
+                timed_out = True
+                with contextlib.suppress(docker.errors.APIError):  # it may have exited meanwhile
+                    container.kill()
+                status = container.wait()
+            seconds = time.monotonic() - start
+            reader.join(timeout=5)
+            container.reload()
+            oom_killed = container.attrs["State"].get("OOMKilled", False)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+        returncode = _popen_style(status["StatusCode"])
+        reason = "memory limit" if oom_killed else killed_reason_for(returncode, timed_out, timeout)
+        return ExecResult(returncode, tails[0].text(), tails[1].text(), seconds, timed_out, reason)
+
+    def _remove_orphans(self) -> None:
+        """Remove containers that sandboxes of dead processes on this host left behind."""
+        host = socket.gethostname()
+        for container in self.client.containers.list(all=True, filters={"label": _LABEL}):
+            owner_host, _, pid = container.labels.get(f"{_LABEL}.owner", "").rpartition(":")
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+
+
+def _drain(stream, tails: tuple[OutputTail, OutputTail]) -> None:
+    with contextlib.suppress(requests.exceptions.RequestException, OSError):
+        for stdout, stderr in stream:
+            if stdout:
+                tails[0].add(stdout)
+            if stderr:
+                tails[1].add(stderr)
+
+
+def _popen_style(status: int) -> int:
+    """Docker reports death by signal N as 128 + N; turn that into ``-N`` as ``subprocess`` does."""
+    if status > 128:
+        with contextlib.suppress(ValueError):
+            return -signal.Signals(status - 128).value
+    return status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

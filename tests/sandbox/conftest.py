@@ -1,0 +1,40 @@
+"""Sandbox providers for the tests: ``local`` (confined where it can be), ``local-process``
+(the fallback mode, with its documented gaps) and ``docker`` (marked ``docker``; skipped
+without an engine and image, failed instead when ``RSIGYM_REQUIRE_DOCKER=1``)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from rsigym.sandbox import LocalSandbox, Sandbox
+
+PROVIDERS = [
+    pytest.param("local", id="local"),
+    pytest.param("local-process", id="local-process"),
+    pytest.param("docker", id="docker", marks=pytest.mark.docker),
+]
+
+
+def docker_or_skip() -> Sandbox:
+    """A ``DockerSandbox``, or a skip (a failure under ``RSIGYM_REQUIRE_DOCKER=1``) saying why not."""
+    try:
+        from rsigym.sandbox.docker import DockerSandbox
+
+        return DockerSandbox()
+    except (ImportError, RuntimeError) as err:
+        if os.environ.get("RSIGYM_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"RSIGYM_REQUIRE_DOCKER=1 but the docker sandbox is unusable: {err}")
+        pytest.skip(f"docker sandbox unusable: {err}")
+
+
+@pytest.fixture(scope="session")
+def docker_sandbox() -> Sandbox:
+    return docker_or_skip()
+
+
+@pytest.fixture(scope="session", params=PROVIDERS)
+def sandbox(request) -> Sandbox:
+    if request.param == "docker":
+        return request.getfixturevalue("docker_sandbox")
+    return LocalSandbox(confine=False) if request.param == "local-process" else LocalSandbox()
