@@ -216,6 +216,7 @@ class RSIEnv(gym.Env[dict, str]):
         self.episode, self.data_seed = last["episode"], last["seed"]
         self._prepare_tasks()
         self.workspace = Workspace(self.workspace_dir, self.run_dir / "history.git")
+        self.workspace.recover()  # a crash mid-commit leaves git locked
         self.commits = {r["iteration"]: r["commit"] for r in logged if r.get("commit")}
         self.step_count, self.iteration = last["step"], last["iteration"]
         self.compute_used = last["compute_s"]

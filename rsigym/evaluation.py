@@ -98,13 +98,18 @@ def run_task(
     return TaskResult(task.id, grade, public, private, run.seconds, False, run.tail())
 
 
+# The observation shows the first 1200 characters of an error: the tail must fit, or its
+# last lines (a traceback's exception, say) are the part cut.
+ERROR_TAIL_CHARS = 1000
+
+
 def _safe_grade(task: Task, ctx: RunContext, run: ExecResult) -> Grade:
     """Grade, turning a grader exception into an invalid grade so evaluation never crashes."""
     if run.timed_out or run.killed_reason:
         reason = run.killed_reason or "killed"
-        return Grade(False, error=f"solution stopped: {reason}\n{run.tail(1500)}")
+        return Grade(False, error=f"solution stopped: {reason}\n{run.tail(ERROR_TAIL_CHARS)}")
     if run.returncode != 0:
-        return Grade(False, error=f"solution exited with code {run.returncode}\n{run.tail(1500)}")
+        return Grade(False, error=f"solution exited with code {run.returncode}\n{run.tail(ERROR_TAIL_CHARS)}")
     try:
         return task.grade(ctx, run)
     except Exception as err:  # noqa: BLE001 - a grader bug must not end the episode

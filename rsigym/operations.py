@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 EDITING_OPS = frozenset({"write", "patch", "merge", "revert", "run"})
 MAX_FILE_BYTES = 8 * 1024**2  # a single write or patch
 MAX_KEEP_BYTES = 512 * 1024**2  # files a run may copy back
+MAX_WORKSPACE_BYTES = 4 * 1024**3  # all workspace files together: edits cannot fill the disk
 READ_CHARS = 12_000
 RUN_OUTPUT_CHARS = 4_000
 
@@ -39,10 +40,26 @@ def apply(env: "RSIEnv", op: Op) -> OpResult:
     return OpResult(op.name, path, kind, True, output=output)
 
 
+def _room_left(env: "RSIEnv") -> int:
+    """Bytes the workspace may still grow by before it holds :data:`MAX_WORKSPACE_BYTES`."""
+    used = sum(path.stat().st_size for path in env.workspace_dir.rglob("*") if path.is_file() and not path.is_symlink())
+    return MAX_WORKSPACE_BYTES - used
+
+
+def _ensure_room(room: int, target: Path, size: int) -> int:
+    """Room left once ``target`` holds ``size`` bytes; refuse when there is none."""
+    growth = size - (target.stat().st_size if target.is_file() else 0)
+    if growth > room:
+        raise ValueError(f"the workspace may hold at most {MAX_WORKSPACE_BYTES} bytes; this edit would pass that "
+                         f"by {growth - room}. Overwrite large files with smaller ones first")
+    return room - growth
+
+
 def _write(env: "RSIEnv", op: Op) -> str:
     content = op.args["content"].encode()
     if len(content) > MAX_FILE_BYTES:
         raise ValueError(f"content is {len(content)} bytes; a write holds at most {MAX_FILE_BYTES}")
+    _ensure_room(_room_left(env), env.workspace.resolve(op.args["path"]), len(content))
     env.workspace.write(op.args["path"], content)
     return ""
 
@@ -54,6 +71,7 @@ def _patch(env: "RSIEnv", op: Op) -> str:
     patched = apply_unified_diff(path.read_text(), op.args["diff"])
     if len(patched.encode()) > MAX_FILE_BYTES:
         raise ValueError(f"the patched file would exceed {MAX_FILE_BYTES} bytes")
+    _ensure_room(_room_left(env), path, len(patched.encode()))
     env.workspace.write(op.args["path"], patched)
     return ""
 
@@ -90,7 +108,7 @@ def _run(env: "RSIEnv", op: Op) -> str:
 
 def _copy_back(env: "RSIEnv", copy: Path, targets: list[Path]) -> list[str]:
     """Copy regular files under ``targets`` from the run's copy into the workspace."""
-    kept, total = [], 0
+    kept, total, room = [], 0, _room_left(env)
     for target in targets:
         rel = target.relative_to(env.workspace_dir)
         source = copy / rel
@@ -102,6 +120,7 @@ def _copy_back(env: "RSIEnv", copy: Path, targets: list[Path]) -> list[str]:
             if total > MAX_KEEP_BYTES:
                 raise ValueError(f"kept files exceed {MAX_KEEP_BYTES} bytes; keep less")
             relative = str(file.relative_to(copy))
+            room = _ensure_room(room, env.workspace.resolve(relative), file.stat().st_size)
             env.workspace.write(relative, file.read_bytes())
             kept.append(relative)
     return kept
@@ -113,6 +132,7 @@ def _merge(env: "RSIEnv", op: Op) -> str:
         if not path.is_file():
             raise FileNotFoundError(f"{rel!r} does not exist")
     out = env.workspace.resolve(op.args["out"])
+    _ensure_room(_room_left(env), out, max(path.stat().st_size for path in inputs))  # the average is as large as an input
     shapes = merge_checkpoints(inputs, op.args.get("weights"), out)
     return f"merged {len(inputs)} checkpoints ({len(shapes)} tensors) into {op.args['out']}"
 

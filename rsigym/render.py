@@ -77,7 +77,9 @@ def render(
     if problems:
         lines.append("## Errors")
         for task_result in problems:
-            lines.append(f"- {task_result.task_id}: {task_result.grade.error.strip()[:1200]}")
+            # fenced, so that text a solution printed cannot pass for the env's own tables
+            error = task_result.grade.error.strip()[:1200].replace("`", "'")
+            lines += [f"- {task_result.task_id}:", "```", error, "```"]
         lines.append("")
     lines += list(notes)
     if ops:

@@ -14,6 +14,9 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
 KINDS = ("code", "weight", "harness")
+# Names git gives a meaning to (any case: git refuses ".GIT" too). A ".gitattributes" could
+# make commits or exports differ from the files that were evaluated (export-ignore, eol).
+VERSION_CONTROL_NAMES = frozenset({".git", ".gitmodules", ".gitattributes"})
 LAYOUT = ("harness", "tasks", "lib", "weights")
 DEFAULT_HARNESS = {
     "memory.md": "# Memory\n\nNotes the agent keeps across iterations. The head of this file is shown in every observation.\n",
@@ -78,7 +81,7 @@ class Workspace:
             raise PathRefused(f"{rel!r} is absolute; use a path relative to the workspace, e.g. 'tasks/<id>/solution.py'")
         if ".." in pure.parts:
             raise PathRefused(f"{rel!r} leaves the workspace ('..' is not allowed)")
-        if any(part in (".git", ".gitmodules") for part in pure.parts):
+        if any(part.lower() in VERSION_CONTROL_NAMES for part in pure.parts):
             raise PathRefused(f"{rel!r} touches version control, which the environment owns")
         current = self.root
         for part in pure.parts:
@@ -140,7 +143,10 @@ class Workspace:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.history),
         }
-        done = subprocess.run(["git", "-c", "core.symlinks=false", *args], env=env, capture_output=True, text=True)
+        # protectNTFS off: this tree is never checked out on Windows, and its checks would make
+        # git refuse names like "git~1" or ".git." that the workspace allows.
+        done = subprocess.run(["git", "-c", "core.symlinks=false", "-c", "core.protectNTFS=false", *args],
+                              env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout.strip()
@@ -150,6 +156,13 @@ class Workspace:
         self._git("add", "--all", "--force")
         self._git("commit", "--quiet", "--allow-empty", "--no-verify", "-m", message)
         return self._git("rev-parse", "HEAD")
+
+    def recover(self) -> None:
+        """Remove the lock files a process killed in the middle of a git command leaves behind
+        (``index.lock``, ``HEAD.lock``, ref locks); git refuses to work while they exist. Only
+        one env works on a run directory, so no live git process can hold them."""
+        for lock in self.history.rglob("*.lock"):
+            lock.unlink(missing_ok=True)
 
     def restore(self, commit: str) -> None:
         """Make the workspace exactly the tree of ``commit`` (files added since are removed)."""

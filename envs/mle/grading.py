@@ -70,7 +70,11 @@ def grade_submission(path: Path, labels_path: Path, metric: str) -> Grade:
         return Grade(False, error=f"invalid submission: {err}")
     score = METRICS[metric][1]
     scores = {}
-    for split in ("public", "private"):
-        rows = truth[truth["split"] == split]
-        scores[split] = float(score(rows["target"].to_numpy(), predictions.loc[rows["id"]].to_numpy()))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, as a non-finite score
+        for split in ("public", "private"):
+            rows = truth[truth["split"] == split]
+            scores[split] = float(score(rows["target"].to_numpy(), predictions.loc[rows["id"]].to_numpy()))
+    if not all(math.isfinite(value) for value in scores.values()):
+        # e.g. predictions of 1e308: finite, but their squared error overflows to inf
+        return Grade(False, error=f"invalid submission: the {metric} of these predictions is not finite; keep them in a sane range")
     return Grade(True, scores["public"], scores["private"])

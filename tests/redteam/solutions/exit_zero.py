@@ -1,0 +1,4 @@
+"""Exit with success and write nothing."""
+from probe import finish
+
+finish(graded=True)
