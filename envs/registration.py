@@ -14,6 +14,12 @@ register(
 )
 
 register(
+    id="RSI-Pretrain-v0",
+    entry_point="rsigym.env:RSIEnv",
+    kwargs={"suite": ("pretrain", "posttrain"), "iterations": 20, "auto_evaluate": True},
+)
+
+register(
     id="RSI-MLE-Menu-v0",
     entry_point="rsigym.wrappers.action_menu:make_menu_env",
     kwargs={"suite": "mle", "iterations": 20},

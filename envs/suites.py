@@ -10,10 +10,12 @@ from rsigym.tasks import Task
 SUITES: dict[str, str] = {
     "mle": "rsigym.envs.mle",
     "kernels": "rsigym.envs.kernels",
+    "pretrain": "rsigym.envs.pretrain",
+    "posttrain": "rsigym.envs.posttrain",
 }
 
 # The default suite of RSI-MLE-v0: every category of ML engineering the product covers.
-DEFAULT_SUITE: tuple[str, ...] = ("mle", "kernels")
+DEFAULT_SUITE: tuple[str, ...] = ("mle", "kernels", "pretrain", "posttrain")
 
 
 def load_suite(names: str | Iterable[str] = DEFAULT_SUITE, tasks: Sequence[str] | None = None) -> list[Task]:

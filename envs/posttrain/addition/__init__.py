@@ -1,0 +1,1 @@
+"""posttrain/addition: post-train a weak base model to add two numbers."""

@@ -1,0 +1,115 @@
+"""Measure the baselines and references of the pre- and post-training tasks and write them into task.json.
+
+    python -m rsigym.envs.pretrain.calibrate [TASK ...] [--seeds 0 1 2]
+
+Baseline = the starter's mean score over the seeds. Reference = the task's physical limit where
+it has one (synthlang: zero bits above the entropy floor), else the mean score of the recorded
+strong run: the starter with ``reference/config.json`` in place of its config. For post-training
+tasks the untouched base model (the starter with ``steps = 0``) is scored and recorded too. A
+score here is the mean of the public and private splits, measured at ``scale="ci"`` in the
+local sandbox.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+
+from rsigym.envs.pretrain.grading import CheckpointTask
+from rsigym.evaluation import run_task
+from rsigym.sandbox import LocalSandbox, Sandbox
+from rsigym.tasks import TaskResult
+
+
+def lm_tasks() -> list[CheckpointTask]:
+    """Every task of the pretrain and posttrain suites."""
+    from rsigym.envs import posttrain, pretrain
+
+    return [*pretrain.load_tasks(), *posttrain.load_tasks()]
+
+
+def reference_config(task: CheckpointTask) -> dict:
+    """The recorded strong run's full ``config.json``."""
+    return json.loads((task.folder / "reference" / "config.json").read_text())
+
+
+def score_solution(
+    task: CheckpointTask,
+    config: dict | None = None,
+    seed: int = 0,
+    scale: str = "ci",
+    sandbox: Sandbox | None = None,
+    weights: dict[str, Path] | None = None,
+) -> TaskResult:
+    """Run the starter (with ``config`` replacing its config.json) in a fresh workspace and grade it.
+
+    ``weights`` maps file names to files copied into the workspace's ``weights/``.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"rsigym-calibrate-{task.id}-") as tmp:
+        root = Path(tmp)
+        workspace = root / "workspace"
+        solution = workspace / "tasks" / task.id
+        shutil.copytree(task.starter_dir, solution)
+        shutil.copytree(task.shared_lib_dir, workspace / "lib")
+        (workspace / "weights").mkdir()
+        for name, source in (weights or {}).items():
+            shutil.copyfile(source, workspace / "weights" / name)
+        if config is not None:
+            (solution / "config.json").write_text(json.dumps(config, indent=2))
+        task.prepare(seed, scale, root / "data" / task.id, root / "private" / task.id)
+        return run_task(task, workspace, root / "data" / task.id, root / "private" / task.id,
+                        sandbox or LocalSandbox(), seed, scale)
+
+
+def mean_score(result: TaskResult) -> float:
+    if not result.grade.valid:
+        raise RuntimeError(f"{result.task_id}: the run failed: {result.grade.error}")
+    return (result.grade.public + result.grade.private) / 2
+
+
+def calibrate(task: CheckpointTask, seeds: list[int]) -> dict:
+    baseline = [mean_score(score_solution(task, seed=s)) for s in seeds]
+    strong = [mean_score(score_solution(task, reference_config(task), seed=s)) for s in seeds]
+    limit = task.reference_limit
+    spec = json.loads((task.folder / "task.json").read_text())
+    extra = {}
+    if task.spec.category == "posttrain":
+        untouched = dict(task.starter_config(), steps=0)
+        extra["base_model_scores"] = [round(mean_score(score_solution(task, untouched, seed=s)), 6) for s in seeds]
+    spec.update(
+        baseline=round(statistics.mean(baseline), 6),
+        reference=round(statistics.mean(strong), 6) if limit is None else limit,
+        calibration={
+            "seeds": seeds,
+            "baseline_scores": [round(s, 6) for s in baseline],
+            "strong_run_scores": [round(s, 6) for s in strong],
+            **extra,
+            "reference": "mean of the strong runs (reference/config.json)" if limit is None else "physical limit",
+            "python": platform.python_version(),
+            "command": "python -m rsigym.envs.pretrain.calibrate " + task.id,
+        },
+    )
+    (task.folder / "task.json").write_text(json.dumps(spec, indent=2) + "\n")
+    return spec
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("tasks", nargs="*", help="task ids (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    for task in lm_tasks():
+        if args.tasks and task.id not in args.tasks:
+            continue
+        spec = calibrate(task, args.seeds)
+        calibration = spec["calibration"]
+        print(f"{task.id}: baseline {spec['baseline']:.4f} {calibration['baseline_scores']}  "
+              f"reference {spec['reference']:.4f}  strong runs {calibration['strong_run_scores']}")
+
+
+if __name__ == "__main__":
+    main()

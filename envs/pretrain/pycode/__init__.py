@@ -1,0 +1,1 @@
+"""pretrain/pycode: byte-level language modelling of the standard library's sources."""

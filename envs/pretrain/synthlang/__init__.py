@@ -1,0 +1,1 @@
+"""pretrain/synthlang: a seeded synthetic language with an exact entropy floor."""
