@@ -58,6 +58,7 @@ class Entry:
     t_half: float
     auc_best: float
     attribution: dict[str, float] = field(default_factory=dict)
+    roles: dict[str, float] = field(default_factory=dict)  # factory runs: mean gain per role
 
     @property
     def seeds(self) -> list[int | None]:
@@ -76,6 +77,15 @@ def first_episodes(runs: Iterable[Run]) -> list[Run]:
 def _mean(values: Iterable[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else math.nan
+
+
+def _role_gains(summaries: Iterable[RunSummary]) -> dict[str, float]:
+    """Mean gain per factory role over the runs that come from the factory env (else empty)."""
+    from rsigym.envs.factory.attribution import gain_by_role, is_factory_run
+
+    splits = [gain_by_role(s.run.records) for s in summaries if is_factory_run(s.run.records)]
+    roles = sorted({role for split in splits for role in split})
+    return {role: _mean(split.get(role, 0.0) for split in splits) for role in roles}
 
 
 def leaderboard(runs: Iterable[Run], level: float = 0.95) -> list[Entry]:
@@ -99,6 +109,7 @@ def leaderboard(runs: Iterable[Run], level: float = 0.95) -> list[Entry]:
             t_half=float(np.median([m.t_half for m in metrics])),
             auc_best=_mean(m.auc_best for m in metrics),
             attribution={kind: _mean(m.attribution[kind] for m in metrics) for kind in ATTRIBUTION_KINDS},
+            roles=_role_gains(summaries),
         ))
     entries.sort(key=lambda e: -e.velocity if math.isfinite(e.velocity) else math.inf)
     return entries

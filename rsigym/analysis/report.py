@@ -103,6 +103,15 @@ def _leaderboard_section(entries: list[Entry], options: Options) -> tuple[str, l
     return md.table(header, rows), csv_header, csv_rows
 
 
+def _roles_section(entries) -> list[str]:
+    """Gain per role for factory (multi-agent) runs; nothing when there are none."""
+    roles = sorted({role for e in entries for role in e.roles})
+    if not roles:
+        return []
+    rows = [[e.label, *(md.number(e.roles.get(role, 0.0)) for role in roles)] for e in entries if e.roles]
+    return ["### Attribution of the gain to factory roles", md.table(["agent+model", *roles], rows)]
+
+
 def _prediction_section(runs: Sequence[Run], img: Path, options: Options) -> str:
     lengths = [int(run.curve().iteration[-1]) for run in runs]
     # Shorter runs (an agent that submitted early) simply contribute to fewer windows.
@@ -226,6 +235,7 @@ def write_leaderboard(runs: Sequence[Run], out_dir: str | Path, options: Options
         "### Attribution of the gain to edit kinds",
         md.table(["agent+model", *ATTRIBUTION_KINDS],
                  [[e.label, *(md.number(e.attribution[k]) for k in ATTRIBUTION_KINDS)] for e in entries]),
+        *_roles_section(entries),
         "### Runs", md.table(*_rounded(_run_rows(ranked))),
         "### Prediction", _prediction_section(ranked, img, options),
         "### Time horizon", _horizon_section(ranked, img, options),

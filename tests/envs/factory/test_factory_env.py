@@ -126,6 +126,11 @@ def test_an_episode_with_each_role_driven_by_a_baseline(make_factory):
     assert parts["mle_engineer"] == pytest.approx(suite_gain) and parts["harness_keeper"] == 0.0
     edits = [op for r in records for op in r["ops"] if op["agent"] == "mle_engineer" and op["op"] == "write"]
     assert edits and all(op["path"] == "tasks/wine/config.json" and op["ok"] for op in edits)
+    from rsigym.analysis.leaderboard import leaderboard
+    from rsigym.analysis.runlog import load_runs
+
+    (entry,) = leaderboard(load_runs([env.core.run_dir]))  # the leaderboard credits the roles too
+    assert entry.roles["mle_engineer"] == pytest.approx(suite_gain) and entry.roles["harness_keeper"] == 0.0
 
 
 def test_step_before_reset_is_an_error_and_resume_is_refused(make_factory):
