@@ -9,6 +9,7 @@ import gymnasium as gym
 
 AGENTS: dict[str, str] = {
     "greedy": "rsigym.baselines.greedy:GreedyAgent",
+    "llm": "rsigym.baselines.llm_agent:LLMAgent",
     "random": "rsigym.baselines.random_agent:RandomAgent",
 }
 
