@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from matplotlib.figure import Figure
 
-from rsigym.agents import make_agent
+from rsigym.agents import make_agent, run_episode
 from rsigym.analysis.curves import curve_metrics
 from rsigym.analysis.leaderboard import mean_interval
 from rsigym.analysis.markdown import table
@@ -60,13 +60,7 @@ def play_text_agent(args: Args, name: str, agent_seed: int, root: Path) -> list[
     for seed in args.eval_seeds:
         run_dir = root / name / f"agent{agent_seed}-seed{seed}"
         env = gym.make("RSI-MLE-v0", tasks=list(args.tasks), iterations=args.iterations, run_dir=run_dir, agent=name)
-        agent = make_agent(name, env, seed=agent_seed)
-        obs, info = env.reset(seed=seed)
-        agent.reset(obs, info)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
-            done = terminated or truncated
+        run_episode(env, make_agent(name, env, seed=agent_seed), seed)
         env.close()
         run_dirs.append(run_dir)
     return run_dirs

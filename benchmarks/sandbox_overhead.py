@@ -1,11 +1,13 @@
-"""Per-run overhead of each sandbox provider, side by side with a bare subprocess.
+"""Per-run overhead of each sandbox provider, cold and warm, side by side with a bare subprocess.
 
     python benchmarks/sandbox_overhead.py [--runs 20] [--no-docker]
 
-For each provider (a bare ``subprocess.run``, ``local`` in process mode, ``local`` confined
-where it works, ``docker`` where an engine and the image are there) prints the median wall
-time of a trivial command (``true``) and of an empty Python program, and their ratio to the
-bare subprocess: what sandboxing costs per solution run, before the solution does anything.
+For each provider (a bare ``subprocess.run``; ``local`` in process mode and confined where it
+works, each with Python started cold and forked warm; ``docker`` where an engine and the
+image are there) prints the median wall time of a trivial command (``true``), of an empty
+Python program, and of a program that imports what solutions import (numpy, pandas,
+scikit-learn, torch) — the per-task start-up a solution pays before it does anything — with
+ratios to the bare subprocess and, for the imports, of each cold provider to its warm twin.
 """
 from __future__ import annotations
 
@@ -32,15 +34,22 @@ def median_seconds(run: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+IMPORTS = "import numpy, pandas, scipy.stats, sklearn.ensemble, torch"
+
+
 def providers(with_docker: bool) -> dict[str, Sandbox]:
-    found: dict[str, Sandbox] = {"local (process)": LocalSandbox(confine=False)}
+    found: dict[str, Sandbox] = {
+        "local process cold": LocalSandbox(confine=False, warm=False),
+        "local process warm": LocalSandbox(confine=False, warm=True),
+    }
     if confinement_available():
-        found["local (confined)"] = LocalSandbox(confine=True)
+        found["local confined cold"] = LocalSandbox(confine=True, warm=False)
+        found["local confined warm"] = LocalSandbox(confine=True, warm=True)
     if with_docker:
         try:
             from rsigym.sandbox.docker import DockerSandbox
 
-            found["docker"] = DockerSandbox()
+            found["docker cold"] = DockerSandbox()
         except (ImportError, RuntimeError) as err:
             print(f"docker: skipped ({err})")
     return found
@@ -53,24 +62,35 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rsigym-bench-") as tmp:
         cwd = Path(tmp)
-        rows = {
-            "bare subprocess": (
-                median_seconds(lambda: subprocess.run(["true"], cwd=cwd, check=True), args.runs),
-                median_seconds(lambda: subprocess.run([sys.executable, "-c", "pass"], cwd=cwd, check=True), args.runs),
-            )
+        bare = {
+            "true": lambda: subprocess.run(["true"], cwd=cwd, check=True),
+            "pass": lambda: subprocess.run([sys.executable, "-c", "pass"], cwd=cwd, check=True),
+            "imports": lambda: subprocess.run([sys.executable, "-c", IMPORTS], cwd=cwd, check=True),
         }
+        rows = {"bare subprocess": {name: median_seconds(run, args.runs) for name, run in bare.items()}}
         for name, sandbox in providers(not args.no_docker).items():
-            python = [sandbox.python(), "-c", "pass"]
-            rows[name] = (
-                median_seconds(lambda sandbox=sandbox: sandbox.run(["true"], cwd, 60), args.runs),
-                median_seconds(lambda sandbox=sandbox, python=python: sandbox.run(python, cwd, 60), args.runs),
-            )
-    base_true, base_python = rows["bare subprocess"]
-    print(f"median of {args.runs} runs; ratio = time / bare subprocess time")
-    print(f"{'provider':<20}{'true (ms)':>12}{'ratio':>8}{'python -c pass (ms)':>22}{'ratio':>8}")
-    for name, (true_s, python_s) in rows.items():
-        true_ratio, python_ratio = true_s / base_true, python_s / base_python
-        print(f"{name:<20}{true_s * 1000:>12.1f}{true_ratio:>8.1f}{python_s * 1000:>22.1f}{python_ratio:>8.1f}")
+            commands = {"true": ["true"], "pass": [sandbox.python(), "-c", "pass"], "imports": [sandbox.python(), "-c", IMPORTS]}
+            rows[name] = {
+                label: median_seconds(lambda sandbox=sandbox, cmd=cmd: _checked(sandbox.run(cmd, cwd, 120)), args.runs)
+                for label, cmd in commands.items()
+            }
+    base = rows["bare subprocess"]
+    print(f"median of {args.runs} runs; x = time / bare subprocess time")
+    print(f"{'provider':<22}{'true ms':>9}{'x':>6}{'python -c pass ms':>19}{'x':>6}{'imports ms':>12}{'x':>6}{'cold/warm':>11}")
+    for name, times in rows.items():
+        twin = rows.get(name.replace(" cold", " warm")) if name.endswith(" cold") else None
+        speedup = f"{times['imports'] / twin['imports']:.1f}" if twin else ""
+        print(
+            f"{name:<22}{times['true'] * 1000:>9.1f}{times['true'] / base['true']:>6.1f}"
+            f"{times['pass'] * 1000:>19.1f}{times['pass'] / base['pass']:>6.1f}"
+            f"{times['imports'] * 1000:>12.1f}{times['imports'] / base['imports']:>6.2f}{speedup:>11}"
+        )
+
+
+def _checked(result):
+    if not result.ok:
+        raise RuntimeError(f"benchmark command failed: {result}")
+    return result
 
 
 if __name__ == "__main__":

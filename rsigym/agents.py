@@ -32,3 +32,14 @@ def make_agent(name: str, env: gym.Env, seed: int = 0) -> Agent:
         raise ValueError(f"unknown agent {name!r}; agents: {sorted(AGENTS)}.{hint}")
     module_name, class_name = AGENTS[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)(env, seed=seed)
+
+
+def run_episode(env: gym.Env, agent: Agent, seed: int) -> dict:
+    """Play one episode of ``agent`` from ``env.reset(seed=seed)`` to its end; the last ``info``."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(obs, info)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        done = terminated or truncated
+    return info

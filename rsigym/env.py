@@ -17,7 +17,8 @@ from gymnasium import spaces
 from rsigym import operations
 from rsigym.actions import parse_action
 from rsigym.envs.suites import load_suite
-from rsigym.evaluation import Evaluator, SuiteResult
+from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult
+from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import RunLog, read_log
@@ -76,9 +77,14 @@ class RSIEnv(gym.Env[dict, str]):
     - ``scale`` ("ci"): ``"ci"`` (seconds per task on a CPU) or ``"full"``.
     - ``run_dir``: where the workspace, private data, ``log.jsonl`` and ``tb/`` live (a temporary
       folder removed by ``close()`` when not given). ``workers`` (1): tasks graded in parallel.
+    - ``backend`` ("local"): where tasks are graded — ``"local"`` (this process, ``workers``
+      threads) or ``"ray"`` (:class:`~rsigym.distributed.RayEvaluator`: ``workers`` Ray actors,
+      on a local Ray instance or the cluster at ``ray_address``, e.g. ``"auto"`` or ``"host:port"``).
     - ``agent``, ``model``, ``covariates``: tags written to every run-log record.
-    - ``shared_cache`` (True): share grades between envs of this process (keyed by a content
-      hash of each task's inputs, the seed, the scale and the sandbox); False grades afresh.
+    - ``shared_cache`` (True): share grades between envs of this process and keep them in
+      ``<run>/grades/`` for resumed runs (keyed by a content hash of each task's
+      folder and of the shared files its run read, the seed, the scale and the sandbox;
+      only the tasks an edit touches are graded again); False grades afresh.
     - ``info_stats`` (True): add the episode counter, timings (``wall_s``, ``compute_s``) and
       grade-cache hits to ``info``; these differ between otherwise identical runs.
 
@@ -108,6 +114,8 @@ class RSIEnv(gym.Env[dict, str]):
         max_text_chars: int = 16_000,
         info_stats: bool = True,
         shared_cache: bool = True,
+        backend: str = "local",
+        ray_address: str | None = None,
     ):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
@@ -128,11 +136,20 @@ class RSIEnv(gym.Env[dict, str]):
         self.max_text_chars = max_text_chars
         self.info_stats = info_stats
         self.sandbox = make_sandbox(sandbox)
-        self.evaluator = Evaluator(self.tasks, self.sandbox, {t.id: t.spec.weight for t in self.tasks}, workers,
-                                   cache=None if shared_cache else {})
+        if backend not in ("local", "ray"):
+            raise ValueError(f"backend must be 'local' or 'ray', not {backend!r}")
+        evaluator_class, extra = Evaluator, {}
+        if backend == "ray":
+            from rsigym.distributed import RayEvaluator  # here: Ray is an optional dependency
+
+            evaluator_class, extra = RayEvaluator, {"address": ray_address}
         self._owns_run_dir = run_dir is None
         self.run_dir = Path(tempfile.mkdtemp(prefix="rsigym-run-") if run_dir is None else run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Shared grades also persist in the run (resume and external `rsigym evaluate` reuse them).
+        cache = GradeStore(self.run_dir / "grades", SHARED_CACHE, grading_code_digest(self.tasks)) if shared_cache else {}
+        self.evaluator = evaluator_class(self.tasks, self.sandbox, {t.id: t.spec.weight for t in self.tasks}, workers,
+                                         cache=cache, **extra)
         self.run_id = f"{self.run_dir.name}-{uuid.uuid4().hex[:8]}"
         self.log = RunLog(self.run_dir / "log.jsonl")
 
@@ -277,6 +294,8 @@ class RSIEnv(gym.Env[dict, str]):
             or self.step_count >= self.max_steps
         )
         self.done = self.submitted or truncated
+        if self.done and self.evaluator.inexact:
+            self._score(exact=True)  # the final score never rests on a run's own report of what it read
         self._text = self._render(previous, results)
         record = self._record(results, reward=reward, evaluated=evaluated)
         self.log.append(record)
@@ -286,6 +305,7 @@ class RSIEnv(gym.Env[dict, str]):
         return self._text if self.render_mode == "ansi" else None
 
     def close(self) -> None:
+        self.evaluator.close()
         self.sandbox.close()
         if self._owns_run_dir and self.run_dir.exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -302,8 +322,10 @@ class RSIEnv(gym.Env[dict, str]):
         self.private_root.chmod(0o700)
         self._prepared = key
 
-    def _score(self) -> SuiteResult:
-        self.result = self.evaluator.evaluate(self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale)
+    def _score(self, exact: bool = False) -> SuiteResult:
+        self.result = self.evaluator.evaluate(
+            self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact
+        )
         self.compute_used += self.result.compute_s
         return self.result
 

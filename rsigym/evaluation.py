@@ -1,19 +1,23 @@
 """Scoring the agent system: run each task's solution in the sandbox, grade it outside.
 
-Grades are cached by a content hash of everything a solution run can see (its task folder,
-``lib/``, ``weights/``, the seed and the scale), so re-evaluating an unchanged task is free
-and an edit to one task re-runs that task only.
+Grading is incremental. A task's grade is cached under a hash of its own folder, the seed,
+the scale, the sandbox and the names of the shared files, together with the list of shared
+files (``lib/``, ``weights/``) its run actually read and their contents. An edit re-runs
+only the tasks whose folder changed or whose run read a changed file; everything else is
+served from the cache.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from collections import OrderedDict
-from typing import Mapping, MutableMapping, NamedTuple, Sequence
+from typing import Any, Mapping, MutableMapping, NamedTuple, Sequence
 
 from rsigym.loss import suite_loss
 from rsigym.sandbox import ExecResult, Sandbox
@@ -40,16 +44,49 @@ class SuiteResult(NamedTuple):
         return {task: result.private_loss for task, result in self.results.items()}
 
 
-def hash_inputs(workspace: Path, task_id: str, seed: int, scale: str) -> str:
-    """Content hash of what a solution run of ``task_id`` can read from the workspace."""
+class WorkspaceFiles:
+    """Names and content digests of the shared folders (``lib/``, ``weights/``) of a workspace,
+    read once per evaluation and shared by every task's cache key."""
+
+    def __init__(self, workspace: Path):
+        self.workspace = workspace
+        self.names = sorted(
+            str(path.relative_to(workspace))
+            for folder in SHARED_DIRS
+            for path in list_files(workspace / folder)
+        )
+        self._digests: dict[str, str] = {}
+
+    def digest(self, rel: str) -> str:
+        if rel not in self._digests:
+            path = self.workspace / rel
+            ok = path.is_file() and not path.is_symlink()
+            self._digests[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if ok else "absent"
+        return self._digests[rel]
+
+    def digest_of(self, names: Sequence[str]) -> str:
+        return hashlib.sha256("\0".join(f"{name}={self.digest(name)}" for name in names).encode()).hexdigest()
+
+
+def list_files(root: Path) -> list[Path]:
+    """Regular files under ``root``, without ``__pycache__`` (never copied into a run)."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        path for path in root.rglob("*")
+        if path.is_file() and not path.is_symlink() and "__pycache__" not in path.relative_to(root).parts
+    )
+
+
+def task_key(workspace: Path, task_id: str, seed: int, scale: str, shared: WorkspaceFiles) -> str:
+    """Hash of a task's own folder (every file), the seed, the scale and the *names* of the
+    shared files: a new or deleted file in ``lib/`` can change what an import finds, so it
+    counts even when nothing read it. Contents of shared files enter through the read set."""
     digest = hashlib.sha256(f"{task_id}\0{seed}\0{scale}\0".encode())
-    for folder in (Path("tasks") / task_id, *map(Path, SHARED_DIRS)):
-        root = workspace / folder
-        if not root.is_dir():
-            continue
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-            digest.update(str(path.relative_to(workspace)).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in list_files(workspace / "tasks" / task_id):
+        digest.update(str(path.relative_to(workspace)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update("\0".join(shared.names).encode())
     return digest.hexdigest()
 
 
@@ -58,9 +95,42 @@ def _copy_inputs(workspace: Path, task_id: str, scratch: Path) -> None:
         source = workspace / folder
         target = scratch / folder
         if source.is_dir():
-            shutil.copytree(source, target, symlinks=False, ignore_dangling_symlinks=True)
+            shutil.copytree(source, target, symlinks=False, ignore_dangling_symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         else:
             target.mkdir(parents=True, exist_ok=True)
+
+
+# Read tracking: every shared file of a run's copy gets access time 0 before the run; the kernel
+# sets it to "now" on the first read (relatime does so when atime <= mtime), whoever reads it:
+# Python, a native library, a subprocess, a container. Files still at 0 afterwards were not read.
+_UNREAD = 0
+
+
+@functools.lru_cache(maxsize=None)
+def access_times_recorded(folder: Path) -> bool:
+    """True when reads update access times on ``folder``'s file system (not ``noatime``)."""
+    with tempfile.TemporaryDirectory(dir=folder, prefix="rsigym-atime-") as tmp:
+        probe = Path(tmp) / "probe"
+        probe.write_bytes(b"probe")
+        os.utime(probe, ns=(_UNREAD, probe.stat().st_mtime_ns))
+        probe.read_bytes()
+        return probe.stat().st_atime_ns != _UNREAD
+
+
+def _mark_unread(scratch: Path) -> None:
+    for folder in SHARED_DIRS:
+        for path in list_files(scratch / folder):
+            os.utime(path, ns=(_UNREAD, path.stat().st_mtime_ns))
+
+
+def _files_read(scratch: Path) -> tuple[str, ...]:
+    return tuple(
+        str(path.relative_to(scratch))
+        for folder in SHARED_DIRS
+        for path in list_files(scratch / folder)
+        if path.stat().st_atime_ns != _UNREAD
+    )
 
 
 def run_task(
@@ -72,10 +142,14 @@ def run_task(
     seed: int,
     scale: str,
 ) -> TaskResult:
-    """Run one task's solution from ``workspace`` in the sandbox and grade its artefacts."""
+    """Run one task's solution from ``workspace`` in the sandbox and grade its artefacts.
+    ``TaskResult.files_read`` lists the shared files the run read (``None``: not tracked here)."""
     with tempfile.TemporaryDirectory(prefix=f"rsigym-{task.id}-") as tmp:
         scratch = Path(tmp)
         _copy_inputs(workspace, task.id, scratch)
+        track = access_times_recorded(scratch.parent)
+        if track:
+            _mark_unread(scratch)
         ctx = RunContext(task.id, scratch, Path(data_dir), Path(private_dir), scratch / "out", seed, scale)
         ctx.output_dir.mkdir()
         if not (ctx.solution_dir / task.entry).is_file():
@@ -85,17 +159,19 @@ def run_task(
             # The sandbox's writable area is the whole scratch copy (lib/, weights/, out/ too);
             # the solution itself starts in its own folder.
             run = sandbox.run(
-                ["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", f"tasks/{task.id}", *task.command(sandbox.python())],
+                task.command(sandbox.python()),
                 cwd=scratch,
+                workdir=f"tasks/{task.id}",
                 timeout=task.timeout(scale),
                 env=task.solution_env(ctx),
                 limits=task.limits(scale),
                 readonly=[ctx.data_dir],
             )
             grade = _safe_grade(task, ctx, run)
+        files_read = _files_read(scratch) if track else None
     public = task.loss(grade.public, grade.valid)
     private = task.loss(grade.private, grade.valid)
-    return TaskResult(task.id, grade, public, private, run.seconds, False, run.tail())
+    return TaskResult(task.id, grade, public, private, run.seconds, False, run.tail(), files_read)
 
 
 # The observation shows the first 1200 characters of an error: the tail must fit, or its
@@ -117,13 +193,13 @@ def _safe_grade(task: Task, ctx: RunContext, run: ExecResult) -> Grade:
 
 
 class GradeCache(OrderedDict):
-    """A bounded LRU map from input hashes to task results."""
+    """A bounded LRU map from cache keys to what was recorded under them."""
 
     def __init__(self, capacity: int = 4096):
         super().__init__()
         self.capacity = capacity
 
-    def __setitem__(self, key: str, value: TaskResult) -> None:
+    def __setitem__(self, key: str, value) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
         while len(self) > self.capacity:
@@ -136,7 +212,14 @@ SHARED_CACHE = GradeCache()
 
 
 class Evaluator:
-    """Evaluates a workspace on a list of tasks, with a grade cache and optional parallel workers."""
+    """Evaluates a workspace on a list of tasks, with a grade cache and optional parallel workers.
+
+    A task is graded again only when something its last run depended on changed: a file of
+    its own folder, the set of shared file names, or the content of a shared file the run
+    *read* (see :func:`run_task`). ``evaluate(..., exact=True)`` serves only grades whose
+    whole input (every shared file) is unchanged; the env uses it for the final score, so a
+    solution that hides its reads cannot carry a stale grade onto the leaderboard.
+    """
 
     def __init__(
         self,
@@ -144,7 +227,7 @@ class Evaluator:
         sandbox: Sandbox,
         weights: Mapping[str, float],
         workers: int = 1,
-        cache: MutableMapping[str, TaskResult] | None = None,
+        cache: MutableMapping[str, Any] | None = None,
     ):
         self.tasks = list(tasks)
         self.sandbox = sandbox
@@ -153,6 +236,7 @@ class Evaluator:
         self._cache = SHARED_CACHE if cache is None else cache
         self.hits = 0
         self.misses = 0
+        self.inexact: set[str] = set()  # tasks of the last evaluation served by their read set only
 
     def evaluate(
         self,
@@ -161,29 +245,38 @@ class Evaluator:
         private_root: Path,
         seed: int,
         scale: str,
+        exact: bool = False,
     ) -> SuiteResult:
-        """Score ``workspace`` on every task; unchanged tasks come from the cache."""
+        """Score ``workspace`` on every task; tasks whose inputs are unchanged come from the cache."""
         start = time.monotonic()
-        keys = {t.id: f"{self.sandbox.name}:{hash_inputs(workspace, t.id, seed, scale)}" for t in self.tasks}
-        todo = [t for t in self.tasks if keys[t.id] not in self._cache]
-
-        def work(task: Task) -> TaskResult:
-            return run_task(task, workspace, data_root / task.id, private_root / task.id, self.sandbox, seed, scale)
-
-        if self.workers > 1 and len(todo) > 1:
-            with ThreadPoolExecutor(self.workers) as pool:
-                fresh = list(pool.map(work, todo))
-        else:
-            fresh = [work(task) for task in todo]
+        shared = WorkspaceFiles(workspace)
+        every_file = shared.digest_of(shared.names)
+        keys = {t.id: f"{self.sandbox.name}:{task_key(workspace, t.id, seed, scale, shared)}" for t in self.tasks}
+        found: dict[str, TaskResult] = {}
+        self.inexact = set()
+        for task in self.tasks:
+            key = keys[task.id]
+            exact_hit = self._cache.get(f"{key}:all:{every_file}")
+            if exact_hit is not None:
+                found[task.id] = exact_hit
+                continue
+            if exact:
+                continue
+            for files_read, digest, result in self._cache.get(f"{key}:reads", ()):
+                if shared.digest_of(files_read) == digest:
+                    found[task.id] = result
+                    self.inexact.add(task.id)
+                    break
+        todo = [t for t in self.tasks if t.id not in found]
+        fresh = self._grade_all(todo, workspace, data_root, private_root, seed, scale)
         for task, result in zip(todo, fresh):
-            self._cache[keys[task.id]] = result
+            self._remember(keys[task.id], every_file, shared, result)
         self.misses += len(todo)
-        self.hits += len(self.tasks) - len(todo)
-        fresh_ids = {t.id for t in todo}
+        self.hits += len(found)
         results = {}
         for task in self.tasks:
-            result = self._cache[keys[task.id]]
-            results[task.id] = result if task.id in fresh_ids else result._replace(cached=True, compute_s=0.0)
+            cached = found.get(task.id)
+            results[task.id] = cached._replace(cached=True, compute_s=0.0) if cached else fresh[todo.index(task)]
         return SuiteResult(
             results=results,
             loss=suite_loss({k: r.public_loss for k, r in results.items()}, self.weights),
@@ -192,3 +285,29 @@ class Evaluator:
             wall_s=time.monotonic() - start,
         )
 
+    def _grade_all(
+        self, todo: list[Task], workspace: Path, data_root: Path, private_root: Path, seed: int, scale: str
+    ) -> list[TaskResult]:
+        """Grade the tasks the cache could not serve, results in ``todo`` order: here, in a thread
+        pool when ``workers`` > 1. A subclass overrides this to grade elsewhere (``RayEvaluator``)."""
+
+        def work(task: Task) -> TaskResult:
+            return run_task(task, workspace, data_root / task.id, private_root / task.id, self.sandbox, seed, scale)
+
+        if self.workers > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                return list(pool.map(work, todo))
+        return [work(task) for task in todo]
+
+    def close(self) -> None:
+        """Release what grading holds beyond this process (nothing for local grading)."""
+
+    def _remember(self, key: str, every_file: str, shared: WorkspaceFiles, result: TaskResult) -> None:
+        self._cache[f"{key}:all:{every_file}"] = result
+        files_read = tuple(shared.names) if result.files_read is None else tuple(sorted(result.files_read))
+        entries = [entry for entry in self._cache.get(f"{key}:reads", ()) if entry[0] != files_read]
+        entries.append((files_read, shared.digest_of(files_read), result))
+        self._cache[f"{key}:reads"] = entries[-READ_SETS_KEPT:]
+
+
+READ_SETS_KEPT = 8  # read sets remembered per task key (one per distinct version of what it read)

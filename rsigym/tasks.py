@@ -105,6 +105,7 @@ class TaskResult(NamedTuple):
     compute_s: float
     cached: bool = False
     log_tail: str = ""
+    files_read: tuple[str, ...] | None = None  # shared files (lib/, weights/) the run read; None: unknown
 
 
 @dataclass

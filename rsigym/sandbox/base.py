@@ -42,8 +42,9 @@ class Sandbox(abc.ABC):
     """Runs untrusted commands with limits.
 
     ``cwd`` is the only directory a command may write; ``readonly`` lists extra host paths it
-    may read (mounted read-only where the provider can). Providers never raise for what the
-    command does: failures come back in the ``ExecResult``.
+    may read (mounted read-only where the provider can); ``workdir`` is the folder inside
+    ``cwd`` the command starts in. Providers never raise for what the command does:
+    failures come back in the ``ExecResult``.
     """
 
     name: str = "abstract"
@@ -57,8 +58,9 @@ class Sandbox(abc.ABC):
         env: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         readonly: Sequence[Path] = (),
+        workdir: str = ".",
     ) -> ExecResult:
-        """Run ``cmd`` (argv list, or a string for ``/bin/sh -c``) in ``cwd``."""
+        """Run ``cmd`` (argv list, or a string for ``/bin/sh -c``) in ``cwd``/``workdir``."""
 
     def python(self) -> str:
         """The Python interpreter solutions run with inside this sandbox."""
@@ -66,3 +68,11 @@ class Sandbox(abc.ABC):
 
     def close(self) -> None:
         """Release provider resources (containers, workers)."""
+
+
+def start_dir(cwd: Path, workdir: str) -> Path:
+    """The folder ``workdir`` names inside ``cwd``; ``ValueError`` if it leaves ``cwd`` or is missing."""
+    folder = (cwd / workdir).resolve()
+    if not folder.is_relative_to(cwd.resolve()) or not folder.is_dir():
+        raise ValueError(f"workdir {workdir!r} is not a folder inside {cwd}")
+    return folder

@@ -148,3 +148,14 @@ def killed_reason_for(returncode: int, timed_out: bool, timeout: float) -> str:
         -signal.SIGKILL: "killed",
     }
     return reasons.get(returncode, "")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (someone else's included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

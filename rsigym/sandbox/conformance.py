@@ -124,13 +124,19 @@ def exit_status(sandbox: Sandbox, root: Path) -> None:
 
 @_check
 def working_directory(sandbox: Sandbox, root: Path) -> None:
-    """The command starts in ``cwd``; what it writes there reaches the host, owned by the caller."""
+    """The command starts in ``cwd`` (or ``cwd/workdir``); what it writes there reaches the host, owned by the caller."""
     layout = _Layout(root)
     result = _python(sandbox, layout, "import os; print(os.getcwd()); open('made.txt', 'w').write('made-inside')")
     _expect(result.ok and result.stdout.strip() == str(layout.run), f"cwd should be {layout.run}", result)
     made = layout.run / "made.txt"
     _expect(made.is_file() and made.read_text() == "made-inside", "a file written in cwd must reach the host", result)
     _expect(made.stat().st_uid == os.getuid(), "files written in cwd must belong to the caller afterwards", result)
+    (layout.run / "inner").mkdir()
+    (layout.run / "inner" / "where.py").write_text("import os; open('../from-inner.txt', 'w').write(os.getcwd())")
+    result = sandbox.run([sandbox.python(), "where.py"], layout.run, TIMEOUT, limits=BASE_LIMITS, workdir="inner")
+    inner = layout.run / "from-inner.txt"
+    _expect(result.ok and inner.is_file() and inner.read_text() == str(layout.run / "inner"),
+            "a command given workdir='inner' must start in cwd/inner", result)
 
 
 @_check

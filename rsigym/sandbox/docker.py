@@ -24,12 +24,13 @@ import requests
 from docker.types import LogConfig, Mount, Ulimit
 
 import docker
-from rsigym.sandbox.base import ExecResult, Limits, Sandbox
+from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
 from rsigym.sandbox.common import (
     OutputTail,
     killed_reason_for,
     lend,
     outermost,
+    process_alive,
     remove_unsafe_entries,
     require_scratch_dir,
     sandbox_environment,
@@ -102,17 +103,19 @@ class DockerSandbox(Sandbox):
         env: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         readonly: Sequence[Path] = (),
+        workdir: str = ".",
     ) -> ExecResult:
         """Run ``cmd`` in a new container, in ``cwd`` mounted read-write, with ``readonly``
-        mounted read-only, both at their host paths."""
+        mounted read-only, both at their host paths; it starts in ``cwd``/``workdir``."""
         limits = limits or Limits()
         cwd = require_scratch_dir(cwd)
+        start = start_dir(cwd, workdir)
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(part) for part in cmd]
         readonly_roots = outermost(readonly)
         mounts = [Mount(str(cwd), str(cwd), type="bind")]
         mounts += [Mount(str(path), str(path), type="bind", read_only=True) for path in readonly_roots]
         config = self._container_config(limits, mounts)
-        config.update(command=argv, working_dir=str(cwd), environment=sandbox_environment(cwd, self._bin_dirs, env))
+        config.update(command=argv, working_dir=str(start), environment=sandbox_environment(cwd, self._bin_dirs, env))
         if os.geteuid() != 0:  # a non-root caller's own uid is unprivileged and owns cwd already
             config["user"] = f"{os.getuid()}:{os.getgid()}"
             result = self._run_container(config, limits, timeout)
@@ -189,7 +192,7 @@ class DockerSandbox(Sandbox):
         host = socket.gethostname()
         for container in self.client.containers.list(all=True, filters={"label": _LABEL}):
             owner_host, _, pid = container.labels.get(f"{_LABEL}.owner", "").rpartition(":")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            if owner_host == host and pid.isdigit() and not process_alive(int(pid)):
                 with contextlib.suppress(docker.errors.APIError):
                     container.remove(force=True)
 
@@ -211,11 +214,3 @@ def _popen_style(status: int) -> int:
     return status
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

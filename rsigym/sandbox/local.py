@@ -7,6 +7,10 @@ with rlimits, and everything it started dies with it. ``process`` (everywhere el
 subprocess in its own process group with rlimits, a scrubbed environment, capped output and,
 where ``unshare --net`` works, no network; it runs as the caller on the caller's file system.
 
+With ``warm=True`` (the default), Python commands are not started cold: they are forked from
+a server that has numpy, pandas, scikit-learn and torch imported (:mod:`rsigym.sandbox.warm`),
+and confined in the same way, in either mode. Other commands start cold.
+
 ``docs/sandboxes.md`` lists what each mode cannot isolate; ``LocalSandbox.known_gaps`` names
 the conformance checks the chosen mode cannot pass. Use ``docker`` for agents you distrust.
 """
@@ -24,9 +28,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator, Mapping, Sequence
+from typing import IO, Callable, Iterator, Mapping, Protocol, Sequence
 
-from rsigym.sandbox.base import ExecResult, Limits, Sandbox
+from rsigym.sandbox import warm as warm_workers
+from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
 from rsigym.sandbox.common import (
     SYSTEM_DIRS,
     OutputTail,
@@ -37,6 +42,7 @@ from rsigym.sandbox.common import (
     require_scratch_dir,
     sandbox_environment,
 )
+from rsigym.sandbox.pylaunch import Program, parse_python_command, simple_command
 
 _CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
 # Gaps of process mode, named as in rsigym.sandbox.conformance.CHECKS.
@@ -134,6 +140,8 @@ class LocalSandbox(Sandbox):
             ``False`` forces process mode.
         uid_base: first uid lent to confined runs (unnamed uids; each run gets its own).
         tmp_bytes: size of the private ``/tmp`` and ``/dev/shm`` of a confined run.
+        warm: fork Python commands from a warm worker server instead of starting them cold.
+        preload: modules the warm server imports (default :data:`~rsigym.sandbox.warm.DEFAULT_PRELOAD`).
     """
 
     name = "local"
@@ -145,6 +153,8 @@ class LocalSandbox(Sandbox):
         confine: bool | str = "auto",
         uid_base: int = 2_100_000_000,
         tmp_bytes: int = 256 * 1024**2,
+        warm: bool = True,
+        preload: Sequence[str] | None = None,
     ):
         self.python_path = python or sys.executable
         if isolate_network == "auto":
@@ -161,6 +171,8 @@ class LocalSandbox(Sandbox):
         self._uids = _uid_pool(uid_base)
         self._bin_dirs = [str(Path(self.python_path).parent)]
         self._visible = [*SYSTEM_DIRS, *_interpreter_dirs(self.python_path)] if confine else []
+        self.warm = bool(warm)
+        self.preload = tuple(warm_workers.DEFAULT_PRELOAD if preload is None else preload)
 
     def python(self) -> str:
         return self.python_path
@@ -183,20 +195,37 @@ class LocalSandbox(Sandbox):
         env: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         readonly: Sequence[Path] = (),
+        workdir: str = ".",
     ) -> ExecResult:
         """Run ``cmd`` in ``cwd``, the one directory it may write; ``readonly`` paths it may read.
         In confined mode the command sees nothing else of the host but system directories and
         the interpreter; ``readonly`` paths must then be readable by any user."""
         limits = limits or Limits()
         cwd = require_scratch_dir(cwd)
+        start = start_dir(cwd, workdir)
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(part) for part in cmd]
         environment = sandbox_environment(cwd, self._bin_dirs, env)
+        words = simple_command(cmd) if isinstance(cmd, str) else argv
+        program = parse_python_command(words, self.python_path) if self.warm and words else None
         if self.mode == "process":
-            result = _supervise(self._process_argv(argv, limits), cwd, environment, limits, timeout)
+            if program is not None:
+                result = _supervise(self._warm_starter(program, start, environment, _rlimits(limits), None), limits, timeout)
+            else:
+                result = _supervise(_popen_starter(self._process_argv(argv, limits), start, environment), limits, timeout)
         else:
-            result = self._confined_run(argv, cwd, environment, limits, timeout, outermost(readonly))
+            result = self._confined_run(argv, program, cwd, start, environment, limits, timeout, outermost(readonly))
         remove_unsafe_entries(cwd)
         return result
+
+    def _warm_starter(
+        self, program: Program, start: Path, env: Mapping[str, str], rlimits: dict, confine: dict | None
+    ) -> "_Starter":
+        server = warm_workers.shared_server(self.python_path, self.preload, warm_workers.server_environment())
+
+        def begin(stdout: int, stderr: int) -> warm_workers.WarmProcess:
+            return server.start(program, start, env, rlimits, stdout, stderr, self.isolate_network, confine)
+
+        return begin
 
     def _process_argv(self, argv: list[str], limits: Limits) -> list[str]:
         prefix: list[str] = []
@@ -214,13 +243,15 @@ class LocalSandbox(Sandbox):
         return prefix + argv
 
     def _confined_run(
-        self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits, timeout: float, readonly: list[Path]
+        self, argv: list[str], program: Program | None, cwd: Path, start: Path, env: dict[str, str],
+        limits: Limits, timeout: float, readonly: list[Path],
     ) -> ExecResult:
-        with self._uids.borrow() as uid, lend(cwd, uid, uid, keep_out=readonly):
+        with self._uids.borrow() as uid, lend(cwd, uid, uid, keep_out=readonly), \
+                tempfile.TemporaryDirectory(prefix="rsigym-view-") as view_root:
             job = {
                 "argv": argv,
                 "env": env,
-                "cwd": str(cwd),
+                "cwd": str(start),
                 "uid": uid,
                 "gid": uid,
                 "rlimits": _rlimits(limits),
@@ -228,22 +259,25 @@ class LocalSandbox(Sandbox):
                 "binds": [[path, False] for path in self._visible]
                 + [[str(cwd), True]]
                 + [[str(path), False] for path in readonly],
+                "root": view_root,
             }
+            if program is not None:
+                return _supervise(self._warm_starter(program, start, env, {}, job), limits, timeout)
             return self._spawn_confined(job, limits, timeout)
 
     def _spawn_confined(self, job: dict, limits: Limits, timeout: float) -> ExecResult:
         namespaces = ["--mount", "--pid", "--fork", "--kill-child"] + (["--net"] if self.isolate_network else [])
         job_read, job_write = os.pipe()
         status_read, status_write = os.pipe()
-        with tempfile.TemporaryDirectory(prefix="rsigym-view-") as view_root:
-            job.update(root=view_root, status_fd=status_write)
-            argv = ["unshare", *namespaces, "--", sys.executable, "-I", "-S", str(_CONFINE_SCRIPT), str(job_read)]
-            with os.fdopen(status_read, "rb") as status_stream:
-                result = _supervise(
-                    argv, Path("/"), {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, limits, timeout,
-                    pass_fds=(job_read, status_write), job=(job_write, job),
-                )
-                report = json.loads(status_stream.read() or b"{}")
+        job.update(status_fd=status_write)
+        argv = ["unshare", *namespaces, "--", sys.executable, "-I", "-S", str(_CONFINE_SCRIPT), str(job_read)]
+        with os.fdopen(status_read, "rb") as status_stream:
+            starter = _popen_starter(
+                argv, Path("/"), {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                pass_fds=(job_read, status_write), job=(job_write, job),
+            )
+            result = _supervise(starter, limits, timeout)
+            report = json.loads(status_stream.read() or b"{}")
         if "error" in report:
             message = f"sandbox setup failed: {report['error']}"
             return ExecResult(126, "", message, result.seconds, False, "start failed")
@@ -265,41 +299,64 @@ def _rlimits(limits: Limits) -> dict[str, list[int]]:
     return {name: pair for name, pair in pairs.items() if pair[0] is not None}
 
 
-def _supervise(
-    argv: list[str],
-    cwd: Path,
-    env: Mapping[str, str],
-    limits: Limits,
-    timeout: float,
-    pass_fds: Sequence[int] = (),
-    job: tuple[int, dict] | None = None,
-) -> ExecResult:
-    """Start ``argv`` in a new session, feed it ``job`` (a descriptor and JSON) if any, keep
-    the tails of its output, and kill its whole process group when it ends or times out."""
-    start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            pass_fds=pass_fds,
-        )
-    except OSError as err:
+class _Process(Protocol):
+    """What the supervisor needs of a started command: ``subprocess.Popen`` or a warm run."""
+
+    pid: int
+    returncode: int | None
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+_Starter = Callable[[int, int], _Process]  # starts a command with these stdout/stderr descriptors
+
+
+def _popen_starter(
+    argv: list[str], cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = (), job: tuple[int, dict] | None = None
+) -> _Starter:
+    """Start ``argv`` cold in a new session and feed it ``job`` (a descriptor and JSON) if any."""
+
+    def begin(stdout: int, stderr: int) -> subprocess.Popen:
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                start_new_session=True, pass_fds=pass_fds,
+            )
+        except OSError:
+            if job is not None:
+                os.close(job[0])
+            raise
+        finally:
+            for descriptor in pass_fds:  # the child holds its own copies now
+                os.close(descriptor)
         if job is not None:
-            os.close(job[0])
+            descriptor, payload = job
+            with contextlib.suppress(BrokenPipeError), os.fdopen(descriptor, "wb") as stream:
+                stream.write(json.dumps(payload).encode())
+        return proc
+
+    return begin
+
+
+def _supervise(start: _Starter, limits: Limits, timeout: float) -> ExecResult:
+    """Start a command, keep the tails of its output, and kill its whole process group when
+    it ends or times out."""
+    begun = time.monotonic()
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        proc = start(out_write, err_write)
+    except OSError as err:
+        os.close(out_read)
+        os.close(err_read)
         return ExecResult(127, "", f"could not start command: {err}", 0.0, False, "start failed")
     finally:
-        for descriptor in pass_fds:  # the child holds its own copies now
-            os.close(descriptor)
-    if job is not None:
-        descriptor, payload = job
-        with contextlib.suppress(BrokenPipeError), os.fdopen(descriptor, "wb") as stream:
-            stream.write(json.dumps(payload).encode())
-    readers = [_TailReader(proc.stdout, limits.output_bytes), _TailReader(proc.stderr, limits.output_bytes)]
+        os.close(out_write)
+        os.close(err_write)
+    readers = [
+        _TailReader(os.fdopen(out_read, "rb", buffering=0), limits.output_bytes),
+        _TailReader(os.fdopen(err_read, "rb", buffering=0), limits.output_bytes),
+    ]
     for reader in readers:
         reader.start()
     timed_out = False
@@ -312,11 +369,13 @@ def _supervise(
         proc.wait()
     for reader in readers:
         reader.join(timeout=5)
+        if not reader.is_alive():
+            reader.stream.close()
     return ExecResult(
         returncode=proc.returncode,
         stdout=readers[0].tail.text(),
         stderr=readers[1].tail.text(),
-        seconds=time.monotonic() - start,
+        seconds=time.monotonic() - begun,
         timed_out=timed_out,
         killed_reason=killed_reason_for(proc.returncode, timed_out, timeout),
     )

@@ -40,11 +40,11 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _cmdline(pid: int) -> bytes:
+def _cwd(pid: int) -> Path | None:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
     except OSError:
-        return b""
+        return None
 
 
 def _wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> None:
@@ -70,9 +70,10 @@ def _kill_mid_evaluation(run_dir: Path) -> Path | None:
         _wait_for_line(proc, "SLOW", timeout=240)
         deadline = time.monotonic() + 120
         while scratch is None and time.monotonic() < deadline:
-            for pid in _descendants(proc.pid):
-                if b"solution.py" in _cmdline(pid):
-                    scratch = Path(os.readlink(f"/proc/{pid}/cwd")).parent.parent
+            for pid in _descendants(proc.pid):  # the solution, cold or forked warm, runs in tasks/digits/
+                cwd = _cwd(pid)
+                if cwd is not None and cwd.parts[-2:] == ("tasks", "digits"):
+                    scratch = cwd.parent.parent
                     break
             time.sleep(0.05)
         assert scratch is not None, "the slow solution never started"

@@ -1,6 +1,7 @@
 """Sandbox providers for the tests: ``local`` (confined where it can be), ``local-process``
-(the fallback mode, with its documented gaps) and ``docker`` (marked ``docker``; skipped
-without an engine and image, failed instead when ``RSIGYM_REQUIRE_DOCKER=1``)."""
+(the fallback mode, with its documented gaps), each with Python forked warm (the default)
+and started cold (``-cold``), and ``docker`` (marked ``docker``; skipped without an engine
+and image, failed instead when ``RSIGYM_REQUIRE_DOCKER=1``)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,9 @@ from rsigym.sandbox import LocalSandbox, Sandbox
 
 PROVIDERS = [
     pytest.param("local", id="local"),
+    pytest.param("local-cold", id="local-cold"),
     pytest.param("local-process", id="local-process"),
+    pytest.param("local-process-cold", id="local-process-cold"),
     pytest.param("docker", id="docker", marks=pytest.mark.docker),
 ]
 
@@ -37,4 +40,5 @@ def docker_sandbox() -> Sandbox:
 def sandbox(request) -> Sandbox:
     if request.param == "docker":
         return request.getfixturevalue("docker_sandbox")
-    return LocalSandbox(confine=False) if request.param == "local-process" else LocalSandbox()
+    name = request.param
+    return LocalSandbox(confine="process" not in name and "auto", warm=not name.endswith("-cold"))

@@ -32,7 +32,7 @@ class _NoOpSandbox(Sandbox):
 
     name = "no-op"
 
-    def run(self, cmd, cwd, timeout, env=None, limits: Limits | None = None, readonly=()) -> ExecResult:
+    def run(self, cmd, cwd, timeout, env=None, limits: Limits | None = None, readonly=(), workdir=".") -> ExecResult:
         return ExecResult(0, "", "", 0.0)
 
 

@@ -314,15 +314,21 @@ class ProcessWatch:
 
     def __init__(self) -> None:
         self._threads = {thread.ident for thread in threading.enumerate()}
+        self._children = set(self._child_pids())
+
+    @staticmethod
+    def _child_pids() -> list[str]:
+        pids = []
+        for children in Path("/proc/self/task").glob("*/children"):
+            try:
+                pids += children.read_text().split()
+            except OSError:
+                continue
+        return pids
 
     def news(self) -> list[str]:
         found = [f"thread {t.name!r}" for t in threading.enumerate() if t.ident not in self._threads and t.is_alive()]
-        for children in Path("/proc/self/task").glob("*/children"):
-            try:
-                pids = children.read_text().split()
-            except OSError:
-                continue
-            found += [f"child process {pid}" for pid in pids]
+        found += [f"child process {pid}" for pid in self._child_pids() if pid not in self._children]
         return found
 
 

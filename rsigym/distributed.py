@@ -1,0 +1,382 @@
+"""Ray backend: episodes and evaluations as Ray tasks and actors, on a local Ray instance or a cluster.
+
+    rsigym distributed --seeds 0 1 2 --agent greedy --iterations 10 --out runs RSI-MLE-v0
+    rsigym distributed --address auto ...           # join the cluster `ray start` set up here
+    rsigym distributed --address HEAD_IP:6379 ...   # or a cluster's head node
+
+From Python::
+
+    from rsigym.distributed import connect, run_episodes
+    connect()                         # a local Ray instance; connect("auto") / connect("host:port") joins a cluster
+    results = run_episodes("RSI-MLE-v0", "greedy", seeds=[0, 1], env_kwargs={"tasks": ["digits"]}, out="runs")
+
+    env = gym.make("RSI-MLE-v0", backend="ray")      # grade the suite on Ray actors (RayEvaluator)
+
+Ray is an optional dependency (``pip install 'rsigym[ray]'``), imported only when used. Nothing
+is shipped to the workers: every node imports rsigym from its own Python environment, so each
+node needs the same rsigym installed, and builds task data from the seed itself.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable, Mapping, MutableMapping, NamedTuple, Sequence
+
+import gymnasium as gym
+
+from rsigym.agents import AGENTS, make_agent, run_episode
+from rsigym.envs.suites import SUITES, load_suite
+from rsigym.evaluation import SHARED_DIRS, Evaluator, list_files, run_task
+from rsigym.runlog import RunLog, read_log
+from rsigym.sandbox import Sandbox, make_sandbox
+from rsigym.sandbox.common import process_alive
+from rsigym.tasks import Task, TaskResult
+
+INSTALL_HINT = "pip install 'rsigym[ray]'"
+
+
+def _ray():
+    """The ``ray`` module, or an ImportError that says how to install it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError(f"the Ray backend needs Ray ({err}); {INSTALL_HINT}") from err
+    return ray
+
+
+def connect(address: str | None = None, **ray_init_kwargs: Any):
+    """Connect this process to Ray and return ``ray.init``'s context.
+
+    ``address=None`` starts a private local Ray instance (``num_cpus`` etc. in ``ray_init_kwargs``
+    size it); ``"auto"`` joins the cluster started on this machine with ``ray start``, and
+    ``"host:port"`` the cluster whose head listens there. A process already connected keeps
+    its connection (call ``ray.shutdown()`` first to switch). The dashboard is not started.
+
+    Clusters of recent Ray versions use token authentication; joining one by ``"host:port"``
+    takes ``RAY_AUTH_MODE=token`` in the environment and the cluster's token (in
+    ``~/.ray/auth_token`` or ``RAY_AUTH_TOKEN``), as Ray requires of every driver.
+    """
+    ray = _ray()
+    # "local" rather than None: ray.init() with no address would join any cluster it finds on
+    # the machine (RAY_ADDRESS, the last `ray start`), which is not what "local by default" means.
+    ray_init_kwargs.setdefault("include_dashboard", False)
+    return ray.init(address="local" if address is None else address, ignore_reinit_error=True, **ray_init_kwargs)
+
+
+def _ensure_connected(address: str | None) -> Any:
+    """The ``ray`` module, connected (to ``address``) unless this process already is."""
+    ray = _ray()
+    if not ray.is_initialized():
+        connect(address)
+    return ray
+
+
+def _where() -> tuple[str, str]:
+    """(Ray node id, hostname) of this process; node id ``"local"`` outside Ray."""
+    host = socket.gethostname()
+    try:
+        import ray
+    except ImportError:
+        return "local", host
+    return (ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"), host
+
+
+# -- episodes -----------------------------------------------------------------------------------
+class EpisodeResult(NamedTuple):
+    """One whole episode played by one Ray task (or in-process by :func:`play_episode`)."""
+
+    seed: int
+    run_id: str
+    node_id: str  # the Ray node that played it ("local" outside Ray)
+    hostname: str
+    records: list[dict[str, Any]]  # the episode's run-log records (log.jsonl lines), in order
+    loss: float  # final public suite loss
+    private_loss: float | None  # scored at the end of the episode
+    wall_s: float
+
+
+def play_episode(env_id: str, agent: str, seed: int, env_kwargs: Mapping[str, Any] | None = None,
+                 iterations: int | None = None) -> EpisodeResult:
+    """Play one episode of ``agent`` on ``gym.make(env_id, **env_kwargs)`` in this process, in a
+    temporary run directory that is removed afterwards: the run log comes back as records.
+    ``iterations``: evaluations of the episode (None: the env's own setting)."""
+    import rsigym  # noqa: F401  (registers the env ids in a fresh Ray worker)
+    from rsigym.cli import run_dir_name  # the run names `rsigym run` gives; imported late (cli imports us)
+
+    start = time.monotonic()
+    kwargs = {"agent": agent, **(env_kwargs or {})}
+    if iterations is not None:
+        kwargs["iterations"] = int(iterations)
+    with tempfile.TemporaryDirectory(prefix="rsigym-episode-") as tmp:
+        kwargs["run_dir"] = Path(tmp) / run_dir_name(env_id, agent, seed)
+        env = gym.make(env_id, **kwargs)
+        try:
+            info = run_episode(env, make_agent(agent, env, seed=seed), seed)
+            base = env.unwrapped
+            run_id, records = base.run_id, list(read_log(base.log.path))
+        finally:
+            env.close()
+    node_id, host = _where()
+    return EpisodeResult(int(seed), run_id, node_id, host, records, float(info["loss"]),
+                         info.get("private_loss"), time.monotonic() - start)
+
+
+def write_run(out: str | Path, result: EpisodeResult) -> Path:
+    """Write an episode's records to ``out/<run_id>/log.jsonl`` (what ``rsigym leaderboard`` reads)."""
+    log = RunLog(Path(out) / result.run_id / "log.jsonl")
+    for record in result.records:
+        log.append(record)
+    return log.path
+
+
+def run_episodes(
+    env_id: str,
+    agent: str,
+    seeds: Iterable[int],
+    env_kwargs: Mapping[str, Any] | None = None,
+    iterations: int | None = None,
+    address: str | None = None,
+    out: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> list[EpisodeResult]:
+    """Play one episode per seed, each as a Ray task, and return the results in seed order.
+
+    Each task builds its own env (``gym.make(env_id, **env_kwargs)``, run dir in a temporary
+    folder on its node), the agent (``make_agent(agent, env, seed)``), and plays until the
+    episode ends. A process not yet connected to Ray connects to ``address`` first (see
+    :func:`connect`); a connected one keeps its connection. ``out``: write each episode's log to
+    ``out/<run_id>/log.jsonl`` as it finishes. ``options``: Ray task options (``num_cpus`` 1 by
+    default, ``resources``, ``scheduling_strategy`` ...), e.g. to pin episodes to some nodes.
+    """
+    ray = _ensure_connected(address)
+    task = ray.remote(play_episode).options(**{"num_cpus": 1, **(options or {})})
+    seeds = [int(seed) for seed in seeds]
+    pending = {task.remote(env_id, agent, seed, dict(env_kwargs or {}), iterations): i for i, seed in enumerate(seeds)}
+    results: list[EpisodeResult | None] = [None] * len(seeds)
+    while pending:
+        # Collect in finishing order, so logs of finished episodes are on disk if a later one fails.
+        [ref], _ = ray.wait(list(pending), num_returns=1)
+        result = ray.get(ref)
+        results[pending.pop(ref)] = result
+        if out is not None:
+            write_run(out, result)
+    return results  # type: ignore[return-value]  (every slot is filled)
+
+
+# -- evaluations --------------------------------------------------------------------------------
+Files = dict[str, tuple[bytes, int]]  # relative path -> (content, permission bits)
+
+
+def read_files(workspace: Path, folders: Iterable[str]) -> Files:
+    """The regular files under ``workspace/<folder>`` (no symlinks, no ``__pycache__``), as bytes."""
+    workspace = Path(workspace)
+    return {
+        str(path.relative_to(workspace)): (path.read_bytes(), path.stat().st_mode & 0o777)
+        for folder in folders
+        for path in list_files(workspace / folder)
+    }
+
+
+def write_files(root: Path, files: Files) -> None:
+    """Recreate ``files`` (from :func:`read_files`) under ``root``."""
+    for rel, (content, mode) in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        path.chmod(mode)
+
+
+TaskRef = tuple[str, str] | Task  # (suite name, task id), or the task itself when no suite lists it
+
+
+def task_ref(task: Task) -> TaskRef:
+    """How a remote grader gets ``task``: by suite and id when a suite lists this very task
+    (each node then loads it from its own install), else the pickled task object."""
+    module = type(task).__module__
+    for name, package in SUITES.items():
+        if module == package or module.startswith(package + "."):
+            listed = {t.id: t for t in load_suite(name)}
+            if task.id in listed and listed[task.id].folder.resolve() == task.folder.resolve():
+                return name, task.id
+    return task
+
+
+PREPARED_KEPT = 16  # task instances (task, seed, scale) whose data a grader keeps
+SCRATCH_PREFIX = "rsigym-grader-"  # + "<pid>-": whose process made it
+
+
+def remove_stale_scratch(parent: Path) -> None:
+    """Remove the scratch folders of graders whose process is gone: Ray ends actors with a kill
+    at shutdown, so a grader cannot always clean up after itself; the next one on the node does."""
+    for folder in Path(parent).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class Grader:
+    """A Ray actor's state: grades tasks in a private scratch folder on its node, building each
+    task instance's data (task, seed, scale) once and keeping the last few."""
+
+    def __init__(self) -> None:
+        remove_stale_scratch(Path(tempfile.gettempdir()))
+        self.root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        atexit.register(shutil.rmtree, self.root, True)
+        self.tasks: dict[TaskRef, Task] = {}
+        self.sandboxes: dict[str, Sandbox] = {}
+        self.prepared: OrderedDict[tuple[str, int, str], Path] = OrderedDict()
+
+    def grade(self, ref: TaskRef, own: Files, shared: Files, sandbox: str, seed: int, scale: str) -> tuple[TaskResult, str]:
+        """Run and grade one task on the files sent; returns the result and this node's id."""
+        task = self._task(ref)
+        instance = self._prepare(task, seed, scale)
+        with tempfile.TemporaryDirectory(dir=self.root, prefix="workspace-") as tmp:
+            workspace = Path(tmp)
+            write_files(workspace, {**shared, **own})
+            result = run_task(task, workspace, instance / "data" / task.id, instance / "private" / task.id,
+                              self._sandbox(sandbox), seed, scale)
+        return result, _where()[0]
+
+    def close(self) -> None:
+        """Remove this grader's scratch folder (its built task data)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.prepared.clear()
+
+    def _task(self, ref: TaskRef) -> Task:
+        if isinstance(ref, Task):
+            return ref
+        if ref not in self.tasks:
+            suite, task_id = ref
+            self.tasks[ref] = load_suite(suite, [task_id])[0]
+        return self.tasks[ref]
+
+    def _sandbox(self, name: str) -> Sandbox:
+        if name not in self.sandboxes:
+            self.sandboxes[name] = make_sandbox(name)
+        return self.sandboxes[name]
+
+    def _prepare(self, task: Task, seed: int, scale: str) -> Path:
+        key = (task.id, int(seed), scale)
+        if key in self.prepared:
+            self.prepared.move_to_end(key)
+            return self.prepared[key]
+        instance = Path(tempfile.mkdtemp(dir=self.root, prefix="instance-"))
+        (instance / "private").mkdir(mode=0o700)
+        task.prepare(seed, scale, instance / "data" / task.id, instance / "private" / task.id)
+        self.prepared[key] = instance
+        while len(self.prepared) > PREPARED_KEPT:
+            shutil.rmtree(self.prepared.popitem(last=False)[1], ignore_errors=True)
+        return instance
+
+
+class RayEvaluator(Evaluator):
+    """An :class:`~rsigym.evaluation.Evaluator` that grades on Ray actors instead of local threads.
+
+    The grade cache works as in the base class (in this process); only the tasks it cannot serve
+    are sent out: each task's folder and the shared ``lib/`` and ``weights/`` as bytes, with the
+    task's suite and id, the seed and the scale. ``workers`` actors (``num_cpus`` 1 each unless
+    ``options`` say otherwise) are started on first use; a task always goes to the same actor,
+    which builds the task's data on its node once per (seed, scale). ``graded_on`` maps each
+    task id to the Ray node id that last graded it. ``address``: as for :func:`connect`.
+
+    The actors hold their CPUs until :meth:`close` (or until the evaluator is garbage-collected):
+    episodes run as Ray tasks with ``backend="ray"`` envs need spare CPUs for their graders.
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        sandbox: Sandbox,
+        weights: Mapping[str, float],
+        workers: int = 1,
+        cache: MutableMapping[str, Any] | None = None,
+        address: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ):
+        super().__init__(tasks, sandbox, weights, workers, cache)
+        self.address = address
+        # A grader lost with its node is restarted once (it rebuilds its data) and the call retried.
+        self.options = {"num_cpus": 1, "max_restarts": 1, "max_task_retries": 1, **(options or {})}
+        self.refs = {task.id: task_ref(task) for task in self.tasks}
+        self.graded_on: dict[str, str] = {}
+        self._graders: list[Any] = []
+
+    def _grade_all(
+        self, todo: list[Task], workspace: Path, data_root: Path, private_root: Path, seed: int, scale: str
+    ) -> list[TaskResult]:
+        if not todo:
+            return []
+        ray = _ensure_connected(self.address)
+        if not self._graders:
+            actor = ray.remote(Grader).options(**self.options)
+            self._graders = [actor.remote() for _ in range(self.workers)]
+        shared = ray.put(read_files(workspace, SHARED_DIRS))  # one copy in the object store for every task
+        calls = [
+            self._graders[self.tasks.index(task) % len(self._graders)].grade.remote(
+                self.refs[task.id], read_files(workspace, [f"tasks/{task.id}"]), shared, self.sandbox.name, seed, scale)
+            for task in todo
+        ]
+        graded = ray.get(calls)
+        for task, (_, node_id) in zip(todo, graded):
+            self.graded_on[task.id] = node_id
+        return [result for result, _ in graded]
+
+    def close(self) -> None:
+        """Stop the grader actors and remove their data; they also stop, less promptly, when this
+        evaluator is garbage-collected (Ray ends actors nobody holds a handle to)."""
+        if self._graders:
+            ray = _ray()
+            ray.get([grader.close.remote() for grader in self._graders])
+            for grader in self._graders:
+                ray.kill(grader)  # frees the actors' CPUs now rather than at garbage collection
+            self._graders = []
+
+
+# -- command line -------------------------------------------------------------------------------
+def cmd_distributed(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from rsigym.cli import console
+
+    out = console()
+    kwargs: dict[str, Any] = {"scale": args.scale, "sandbox": args.sandbox, "workers": args.workers}
+    if args.tasks:
+        kwargs["tasks"] = args.tasks
+    connect(args.address, **({"num_cpus": args.num_cpus} if args.address is None and args.num_cpus else {}))
+    out.print(f"[bold]{args.env_id}[/] agent={args.agent} seeds={args.seeds} on Ray "
+              f"({'local instance' if args.address is None else args.address})")
+    results = run_episodes(args.env_id, args.agent, args.seeds, kwargs, args.iterations, out=args.out)
+    table = Table(title=f"{len(results)} episodes")
+    for column in ("seed", "node", "host", "loss end", "private end", "wall s", "run id"):
+        table.add_column(column)
+    for r in results:
+        private = "-" if r.private_loss is None else f"{r.private_loss:.4f}"
+        table.add_row(str(r.seed), r.node_id[:12], r.hostname, f"{r.loss:.4f}", private, f"{r.wall_s:.1f}", r.run_id)
+    out.print(table)
+    out.print(f"run logs under {args.out}/ (rsigym leaderboard {args.out})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``rsigym distributed`` (episodes as Ray tasks) to the ``rsigym`` command line."""
+    parser = subparsers.add_parser("distributed", help="run episodes as Ray tasks (local Ray, or a cluster)")
+    parser.add_argument("env_id", nargs="?", default="RSI-MLE-v0")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local Ray instance)")
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one episode per seed")
+    parser.add_argument("--agent", default="greedy", choices=sorted(AGENTS))
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--out", default="runs", help="run logs go to OUT/<run_id>/log.jsonl")
+    parser.add_argument("--scale", default="ci", choices=["ci", "full"])
+    parser.add_argument("--sandbox", default="local")
+    parser.add_argument("--tasks", nargs="+", help="only these task ids")
+    parser.add_argument("--workers", type=int, default=1, help="tasks graded in parallel within an episode")
+    parser.set_defaults(func=cmd_distributed)
