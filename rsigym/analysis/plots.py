@@ -68,7 +68,8 @@ def plot_curves(groups: Mapping[str, Sequence[Run]], path: str | Path, x: str = 
     labels = list(groups)
     columns = min(3, len(labels))
     rows = math.ceil(len(labels) / columns)
-    figure = Figure(figsize=(4.6 * columns, 3.4 * rows))
+    # Constrained layout: in two or more rows the x label of one row would cover the next row's title.
+    figure = Figure(figsize=(4.6 * columns, 3.4 * rows), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, sharey=True, squeeze=False)).ravel()
     for ax, label in zip(axes, labels):
         for i, run in enumerate(groups[label]):
@@ -81,7 +82,8 @@ def plot_curves(groups: Mapping[str, Sequence[Run]], path: str | Path, x: str = 
         ax.legend(fontsize=7)
     for ax in axes[len(labels):]:
         ax.set_visible(False)
-    axes[0].set_ylabel("public suite loss")
+    for ax in axes[::columns]:
+        ax.set_ylabel("public suite loss")
     return _save(figure, path)
 
 
