@@ -268,20 +268,19 @@ class Evaluator:
                     self.inexact.add(task.id)
                     break
         todo = [t for t in self.tasks if t.id not in found]
-        fresh = self._grade_all(todo, workspace, data_root, private_root, seed, scale)
-        for task, result in zip(todo, fresh):
-            self._remember(keys[task.id], every_file, shared, result)
-        self.misses += len(todo)
+        graded = dict(zip((t.id for t in todo), self._grade_all(todo, workspace, data_root, private_root, seed, scale)))
+        for task_id, result in graded.items():
+            self._remember(keys[task_id], every_file, shared, result)
+        self.misses += len(graded)
         self.hits += len(found)
-        results = {}
-        for task in self.tasks:
-            cached = found.get(task.id)
-            results[task.id] = cached._replace(cached=True, compute_s=0.0) if cached else fresh[todo.index(task)]
+        results = {
+            t.id: graded[t.id] if t.id in graded else found[t.id]._replace(cached=True, compute_s=0.0) for t in self.tasks
+        }
         return SuiteResult(
             results=results,
             loss=suite_loss({k: r.public_loss for k, r in results.items()}, self.weights),
             private_loss=suite_loss({k: r.private_loss for k, r in results.items()}, self.weights),
-            compute_s=sum(r.compute_s for r in fresh),
+            compute_s=sum(r.compute_s for r in graded.values()),
             wall_s=time.monotonic() - start,
         )
 

@@ -12,6 +12,7 @@ run inside a view of the file system where rsigym itself is not visible.
 """
 from __future__ import annotations
 
+import atexit
 import builtins
 import importlib.machinery
 import io
@@ -20,6 +21,7 @@ import random
 import runpy
 import shlex
 import sys
+import threading
 import traceback
 import types
 from pathlib import Path
@@ -210,9 +212,6 @@ def _exit_status(code: object) -> int:
 
 def _finish(status: int) -> int:
     """What the interpreter does on the way out: join threads, run atexit, flush."""
-    import atexit
-    import threading
-
     try:
         threading._shutdown()  # type: ignore[attr-defined]  # waits for non-daemon threads
         atexit._run_exitfuncs()

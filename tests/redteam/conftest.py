@@ -3,25 +3,17 @@ and, for attacks on the sandbox itself, under docker too (marked ``docker``; ski
 an engine and image, failed instead when ``RSIGYM_REQUIRE_DOCKER=1``)."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.redteam.arena import Arena
+from tests.sandbox.conftest import docker_or_skip
 
 SANDBOXES = [pytest.param("local", id="local"), pytest.param("docker", id="docker", marks=pytest.mark.docker)]
 
 
 @pytest.fixture(scope="session")
 def docker_sandbox():
-    try:
-        from rsigym.sandbox.docker import DockerSandbox
-
-        return DockerSandbox()
-    except (ImportError, RuntimeError) as err:
-        if os.environ.get("RSIGYM_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"RSIGYM_REQUIRE_DOCKER=1 but the docker sandbox is unusable: {err}")
-        pytest.skip(f"docker sandbox unusable: {err}")
+    return docker_or_skip()
 
 
 @pytest.fixture

@@ -41,4 +41,4 @@ def sandbox(request) -> Sandbox:
     if request.param == "docker":
         return request.getfixturevalue("docker_sandbox")
     name = request.param
-    return LocalSandbox(confine="process" not in name and "auto", warm=not name.endswith("-cold"))
+    return LocalSandbox(confine=False if "process" in name else "auto", warm=not name.endswith("-cold"))
