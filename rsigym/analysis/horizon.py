@@ -20,6 +20,8 @@ from rsigym.analysis.runlog import Run
 # A whisper of ridge on the slope keeps the fit finite when successes and failures separate
 # perfectly (common with a handful of tasks) without moving well-posed fits.
 _SLOPE_RIDGE = 1e-3
+# Horizons beyond 2^60 minutes (or below 2^-60) are reported as infinite (or zero) rather than overflowing.
+_MAX_LOG2_MINUTES = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,35 @@ def fit_logistic(minutes: Sequence[float], success: Sequence[bool]) -> tuple[flo
 
 
 def horizon_minutes(beta0: float, beta1: float, p: float) -> float:
-    """Minutes at which the fitted success probability is ``p`` (inf when success does not fall with length)."""
+    """Minutes at which the fitted success probability is ``p`` (inf when success does not fall with length).
+
+    A nearly flat slope puts the crossing astronomically far out; such fits come back as ``inf``
+    (or as 2^-60 minutes on the short side) instead of overflowing.
+    """
     if beta1 >= 0:
         return math.inf
-    return float(2.0 ** ((math.log(p / (1 - p)) - beta0) / beta1))
+    exponent = (math.log(p / (1 - p)) - beta0) / beta1
+    if exponent > _MAX_LOG2_MINUTES:
+        return math.inf
+    return float(2.0 ** max(exponent, -_MAX_LOG2_MINUTES))
+
+
+def degenerate_reason(minutes: Sequence[float], success: Sequence[bool]) -> str | None:
+    """Why no horizon can be read from these attempts, or None when a logistic fit is meaningful.
+
+    The slope needs tasks of at least two lengths, and both a success and a failure; otherwise
+    the fitted horizon is an artefact of the ridge penalty, not of the data.
+    """
+    if len(minutes) == 0:
+        return "no attempt is on a task with a `human_minutes` label"
+    lengths = sorted(set(float(m) for m in minutes))
+    if len(lengths) < 2:
+        return (f"every task takes the same human time ({lengths[0]:g} min), so success cannot be "
+                "related to task length")
+    solved = sum(bool(s) for s in success)
+    if solved in (0, len(success)):
+        return f"{'none' if solved == 0 else 'all'} of the {len(success)} attempts succeeded"
+    return None
 
 
 @dataclass(frozen=True)

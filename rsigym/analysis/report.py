@@ -10,7 +10,7 @@ import numpy as np
 
 from rsigym.analysis import markdown as md
 from rsigym.analysis.curves import ATTRIBUTION_KINDS, curve_metrics
-from rsigym.analysis.horizon import HorizonFit, fit_horizon, task_attempts
+from rsigym.analysis.horizon import HorizonFit, degenerate_reason, fit_horizon, task_attempts
 from rsigym.analysis.laws import law_over_runs, numeric_covariates
 from rsigym.analysis.leaderboard import Entry, first_episodes, leaderboard
 from rsigym.analysis.learned import compare_predictors
@@ -76,10 +76,11 @@ def _horizon_text(fit: HorizonFit, p: float) -> str:
 
 def _entry_horizon(entry: Entry, options: Options) -> str:
     attempts = task_attempts([s.run for s in entry.runs], options.threshold, options.split)
-    if not attempts:
-        return "—"
-    fit = fit_horizon([a.human_minutes for a in attempts], [a.success for a in attempts], n_boot=options.n_boot)
-    return _horizon_text(fit, 0.5)
+    minutes, success = [a.human_minutes for a in attempts], [a.success for a in attempts]
+    if degenerate_reason(minutes, success):
+        solved = sum(success)
+        return "—" if not attempts or len(set(minutes)) < 2 else "none solved" if solved == 0 else "all solved"
+    return _horizon_text(fit_horizon(minutes, success, n_boot=options.n_boot), 0.5)
 
 
 def _leaderboard_section(entries: list[Entry], options: Options) -> tuple[str, list[str], list[list]]:
@@ -139,8 +140,9 @@ def _prediction_section(runs: Sequence[Run], img: Path, options: Options) -> str
 
 def _horizon_section(runs: Sequence[Run], img: Path, options: Options) -> str:
     attempts = task_attempts(runs, options.threshold, options.split)
-    if not attempts:
-        return "No task carries a `human_minutes` label."
+    reason = degenerate_reason([a.human_minutes for a in attempts], [a.success for a in attempts])
+    if reason:
+        return f"No time horizon fitted: {reason}."
     fit = fit_horizon([a.human_minutes for a in attempts], [a.success for a in attempts], n_boot=options.n_boot)
     plots.plot_horizon(fit, attempts, img / "horizon.png", title=f"success = {options.split} loss ≤ {options.threshold}")
     by_minutes: dict[float, list[bool]] = {}
