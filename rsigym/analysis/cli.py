@@ -6,7 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from rsigym.analysis.report import Options, write_leaderboard, write_report
+from rsigym.analysis.leaderboard import first_episodes
+from rsigym.analysis.report import Options, pooled_warning, write_leaderboard, write_report
 from rsigym.analysis.runlog import load_runs
 
 
@@ -31,6 +32,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no log.jsonl under {' '.join(map(str, args.run_dirs))}", file=sys.stderr)
         return 1
+    warning = pooled_warning(first_episodes(run for run in runs if run.complete))
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     command = getattr(args, "command_line", None) or shlex.join(["rsigym", *sys.argv[1:]])
     path = write_leaderboard(runs, args.out, _options(args, args.out), command=command)
     print(f"{len(runs)} episodes from {len({r.run_id for r in runs})} runs -> {path}")

@@ -74,6 +74,17 @@ def first_episodes(runs: Iterable[Run]) -> list[Run]:
     return list(first.values())
 
 
+Setup = tuple[str, tuple[str, ...], int | None, str | None]  # env, task ids, budget, scale
+
+
+def setups(runs: Iterable[Run]) -> dict[Setup, list[Run]]:
+    """Runs grouped by what must match for their velocities to be comparable (:attr:`Run.setup`)."""
+    groups: dict[Setup, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.setup, []).append(run)
+    return groups
+
+
 def _mean(values: Iterable[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else math.nan

@@ -12,7 +12,7 @@ from rsigym.analysis import markdown as md
 from rsigym.analysis.curves import ATTRIBUTION_KINDS, curve_metrics
 from rsigym.analysis.horizon import HorizonFit, degenerate_reason, fit_horizon, task_attempts
 from rsigym.analysis.laws import law_over_runs, numeric_covariates
-from rsigym.analysis.leaderboard import Entry, first_episodes, leaderboard
+from rsigym.analysis.leaderboard import Entry, Setup, first_episodes, leaderboard, setups
 from rsigym.analysis.learned import compare_predictors
 from rsigym.analysis.meta import meta_velocity
 from rsigym.analysis.predict import Prediction, backtest, default_ks, predict_curve, summarise_backtest
@@ -54,13 +54,17 @@ def _predictions(runs: Sequence[Run], options: Options) -> dict[str, Prediction]
 def _run_rows(runs: Sequence[Run]) -> tuple[list[str], list[list]]:
     header = ["run", "agent+model", "seed", "episode", "iterations", "compute_s", "initial_loss", "final_loss",
               "best_loss", "private_loss", "gain", "gap_closed", "velocity", "velocity_per_compute_hour", "t_half",
-              "auc_best"] + [f"gain_{kind}" for kind in ATTRIBUTION_KINDS]
+              "auc_best"] + [f"gain_{kind}" for kind in ATTRIBUTION_KINDS] + [
+              "env", "tasks", "budget", "scale", "prompt_tokens", "completion_tokens"]
     rows = []
     for run in runs:
         m = curve_metrics(run.curve())
+        env_id, tasks, budget, scale = run.setup
+        tokens = run.token_usage() or (None, None)
         rows.append([run.run_id, run.label, run.seed, run.episode, m.iterations, round(m.compute_hours * 3600, 2),
                      m.initial_loss, m.final_loss, m.best_loss, run.private_loss, m.gain, m.gap_closed, m.velocity,
-                     m.velocity_per_compute_hour, m.t_half, m.auc_best] + [m.attribution[k] for k in ATTRIBUTION_KINDS])
+                     m.velocity_per_compute_hour, m.t_half, m.auc_best] + [m.attribution[k] for k in ATTRIBUTION_KINDS]
+                    + [env_id, " ".join(tasks), budget, scale, *tokens])
     return header, rows
 
 
@@ -111,6 +115,56 @@ def _roles_section(entries) -> list[str]:
         return []
     rows = [[e.label, *(md.number(e.roles.get(role, 0.0)) for role in roles)] for e in entries if e.roles]
     return ["### Attribution of the gain to factory roles", md.table(["agent+model", *roles], rows)]
+
+
+def pooled_warning(runs: Sequence[Run]) -> str | None:
+    """A warning when ``runs`` come from more than one setup (env, task set, budget, scale); else None."""
+    groups = setups(runs)
+    if len(groups) < 2:
+        return None
+    return (f"runs from {len(groups)} different setups (env, tasks, budget, scale) are pooled in one ranking; "
+            "velocities are comparable only within a setup (see the per-setup rankings)")
+
+
+def _setup_cells(setup: Setup) -> list[str]:
+    env_id, tasks, budget, scale = setup
+    return [env_id, ", ".join(tasks) or "—", "?" if budget is None else str(budget), scale or "?"]
+
+
+def _setups_section(ranked: Sequence[Run], pairs: int) -> str:
+    """The setups the runs come from; when there are several, a warning and a ranking per setup."""
+    groups = setups(ranked)
+    header = ["env", "tasks", "budget (iterations)", "scale", "runs", "agent+model pairs"]
+    text = md.table(header, [[*_setup_cells(setup), len(group), len({r.label for r in group})]
+                             for setup, group in groups.items()])
+    warning = pooled_warning(ranked)
+    if warning is None:
+        return text
+    text += f"\n\n**Warning:** {warning}. The ranking below pools all {len(ranked)} runs of {pairs} pairs."
+    for setup, group in groups.items():
+        rows = [[rank, e.label, len(e.runs), md.number(e.velocity), md.interval(*e.velocity_interval)]
+                for rank, e in enumerate(leaderboard(group), start=1)]
+        text += (f"\n\nSetup {' · '.join(_setup_cells(setup))}:\n\n"
+                 + md.table(["rank", "agent+model", "seeds", "velocity /iter", "95% CI"], rows))
+    return text
+
+
+def _tokens_section(runs: Sequence[Run]) -> list[str]:
+    """Total LLM tokens per agent+model over every episode whose records carry ``usage``; nothing otherwise."""
+    totals: dict[str, list[int]] = {}
+    for run in runs:
+        usage = run.token_usage()
+        if usage is not None:
+            total = totals.setdefault(run.label, [0, 0, 0])
+            total[0] += 1
+            total[1] += usage[0]
+            total[2] += usage[1]
+    if not totals:
+        return []
+    rows = [[label, episodes, f"{prompt:,}", f"{completion:,}", f"{prompt + completion:,}"]
+            for label, (episodes, prompt, completion) in sorted(totals.items())]
+    return ["### Token usage", "Totals over every finished episode whose log records carry `usage`.\n\n"
+            + md.table(["agent+model", "episodes", "prompt tokens", "completion tokens", "total tokens"], rows)]
 
 
 def _prediction_section(runs: Sequence[Run], img: Path, options: Options) -> str:
@@ -221,12 +275,8 @@ def write_leaderboard(runs: Sequence[Run], out_dir: str | Path, options: Options
                         [e.velocity_interval for e in entries], img / "velocity.png")
     plots.plot_curves(groups, img / "curves.png", predictions=_predictions(ranked, options))
     plots.plot_curves(groups, img / "curves_compute.png", x="compute")
-    env_ids = sorted({run.env_id for run in runs})
-    tasks = sorted({task for run in runs for task in run.tasks})
-    header = md.table(["env", "tasks", "runs", "agent+model pairs"],
-                      [[", ".join(env_ids), ", ".join(tasks) or "—", len(ranked), len(entries)]])
     body = [
-        "## Leaderboard", (f"Generated by `{command}`.\n\n" if command else "") + header
+        "## Leaderboard", (f"Generated by `{command}`.\n\n" if command else "") + _setups_section(ranked, len(entries))
         + (f"\n\n{skipped} unfinished episodes (crashed or still running) are left out." if skipped else ""),
         "Ranked by mean velocity (public loss gain per iteration, first episode of each run) with Student-t "
         "95 % intervals over seeds.\n\n" + table, f"![velocity per agent]({img.name}/velocity.png)",
@@ -238,6 +288,7 @@ def write_leaderboard(runs: Sequence[Run], out_dir: str | Path, options: Options
         md.table(["agent+model", *ATTRIBUTION_KINDS],
                  [[e.label, *(md.number(e.attribution[k]) for k in ATTRIBUTION_KINDS)] for e in entries]),
         *_roles_section(entries),
+        *_tokens_section(runs),
         "### Runs", md.table(*_rounded(_run_rows(ranked))),
         "### Prediction", _prediction_section(ranked, img, options),
         "### Time horizon", _horizon_section(ranked, img, options),

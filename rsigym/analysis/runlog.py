@@ -1,7 +1,9 @@
-"""Reading run logs (``log.jsonl``, DESIGN §8) into one :class:`Run` per episode.
+"""Reading run logs (``log.jsonl``, written by ``rsigym/runlog.py``) into one :class:`Run` per episode.
 
 A log holds one JSON object per env step plus one at each reset. Everything the analysis
-reports is derived from these records, so a run can be re-analysed without re-running it.
+reports is derived from these records, so a run can be re-analysed without re-running it. The
+``env.json`` next to a log (the env id and keyword arguments, written by the env) supplies what
+the records do not repeat: the iteration budget and the data scale.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Run:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     covariates: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # env.json's keyword arguments, when found
 
     @property
     def key(self) -> str:
@@ -58,6 +61,31 @@ class Run:
     def private_loss(self) -> float | None:
         value = self.final.get("private_loss")
         return None if value is None else float(value)
+
+    @property
+    def budget(self) -> int | None:
+        """The episode's iteration budget (from ``env.json``; None when the run directory lacks it)."""
+        value = self.settings.get("iterations")
+        return None if value is None else int(value)
+
+    @property
+    def scale(self) -> str | None:
+        """The data scale the tasks were prepared at (``ci`` or ``full``; None when unknown)."""
+        value = self.settings.get("scale")
+        return None if value is None else str(value)
+
+    @property
+    def setup(self) -> tuple[str, tuple[str, ...], int | None, str | None]:
+        """What must match for velocities to be comparable: env, task set, budget and scale."""
+        return self.env_id, tuple(sorted(self.tasks)), self.budget, self.scale
+
+    def token_usage(self) -> tuple[int, int] | None:
+        """Total (prompt, completion) tokens over the episode's records; None when no record carries usage."""
+        usages = [r["usage"] for r in self.records if isinstance(r.get("usage"), dict)]
+        if not usages:
+            return None
+        return (sum(int(u.get("prompt_tokens") or 0) for u in usages),
+                sum(int(u.get("completion_tokens") or 0) for u in usages))
 
     def evaluation_indices(self) -> list[int]:
         """Index of the record where each iteration first appears (the reset record is iteration 0)."""
@@ -124,7 +152,8 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def split_episodes(records: Iterable[dict[str, Any]], path: Path | None = None) -> list[Run]:
+def split_episodes(records: Iterable[dict[str, Any]], path: Path | None = None,
+                   settings: dict[str, Any] | None = None) -> list[Run]:
     """Group one log's records by episode, in order of first appearance.
 
     A log belongs to one run directory. A process that resumes a crashed run writes its own
@@ -157,14 +186,25 @@ def split_episodes(records: Iterable[dict[str, Any]], path: Path | None = None) 
                 tasks=dict(next((r["tasks"] for r in group if r.get("tasks")), tasks)),
                 covariates=dict(next((r["covariates"] for r in group if r.get("covariates")), {})),
                 path=path,
+                settings=dict(settings or {}),
             )
         )
     return runs
 
 
+def read_settings(log_path: str | Path) -> dict[str, Any]:
+    """The env keyword arguments in the ``env.json`` next to a log; empty when there is none or it is unreadable."""
+    try:
+        settings = json.loads((Path(log_path).parent / "env.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    kwargs = settings.get("kwargs") if isinstance(settings, dict) else None
+    return kwargs if isinstance(kwargs, dict) else {}
+
+
 def read_log(path: str | Path) -> list[Run]:
     """The episodes of one ``log.jsonl``."""
-    return split_episodes(read_records(path), Path(path))
+    return split_episodes(read_records(path), Path(path), read_settings(path))
 
 
 def find_logs(paths: Iterable[str | Path]) -> Iterator[Path]:
