@@ -326,7 +326,7 @@ def write_report(runs: Sequence[Run], out_dir: str | Path, options: Options = Op
         curve = run.curve()
         m = curve_metrics(curve)
         prediction = _predictions([run], options).get(run.key)
-        figure = plots.curve_figure(curve, prediction, title=f"episode {run.episode}")
+        figure = plots.curve_figure(curve, prediction, title=f"{plots.run_title(run)} · episode {run.episode}")
         figure.savefig(img / f"curve_episode{run.episode}.png", dpi=110, bbox_inches="tight")
         public, private = run.final_losses("public"), run.final_losses("private")
         sections += [
