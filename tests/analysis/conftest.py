@@ -1,4 +1,4 @@
-"""Synthetic run logs with known curves, in the log.jsonl format of DESIGN §8."""
+"""Synthetic run logs with known curves, in the log.jsonl format of rsigym/runlog.py."""
 from __future__ import annotations
 
 import json

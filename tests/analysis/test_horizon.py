@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from rsigym.analysis.horizon import fit_horizon, fit_logistic, horizon_minutes, run_horizon
+from rsigym.analysis.horizon import degenerate_reason, fit_horizon, fit_logistic, horizon_minutes, run_horizon
+from rsigym.analysis.plots import minutes_label
 from rsigym.analysis.runlog import load_runs
 from scipy.special import expit
 
@@ -41,3 +42,21 @@ def test_horizon_over_logged_runs(make_log, tmp_path):
     # A stricter threshold (0.3) leaves only the short task solved.
     fit, _ = run_horizon(load_runs([tmp_path]), threshold=0.3, n_boot=0)
     assert 10 < fit.h50 < 30
+
+
+def test_a_nearly_flat_slope_gives_an_infinite_horizon_instead_of_overflowing():
+    assert horizon_minutes(3.0, -1e-6, 0.5) == math.inf
+    assert 0 < horizon_minutes(-3.0, -1e-6, 0.5) < 1e-12
+    assert horizon_minutes(2.0, -1.0, 0.5) == 4.0
+
+
+def test_degenerate_attempts_are_named():
+    assert "same human time (10 min)" in degenerate_reason([10, 10, 10], [True, False, True])
+    assert "all of the 2 attempts" in degenerate_reason([10, 30], [True, True])
+    assert "none of the 2 attempts" in degenerate_reason([10, 30], [False, False])
+    assert "no attempt" in degenerate_reason([], [])
+    assert degenerate_reason([10, 30], [True, False]) is None
+
+
+def test_minutes_read_as_durations():
+    assert [minutes_label(m) for m in (0.25, 1, 15, 240, 2880)] == ["15 s", "1 min", "15 min", "4 h", "2 d"]
