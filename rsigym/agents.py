@@ -1,9 +1,10 @@
-"""The agent protocol used by the CLI and the leaderboard, and the registry of built-in agents."""
+"""The agent protocol used by the CLI and the leaderboard, the registry of built-in agents, and
+loading a user's own agent from ``module:Class`` (or ``module:function``)."""
 from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import gymnasium as gym
 
@@ -24,14 +25,49 @@ class Agent(Protocol):
     def act(self, obs: dict, info: dict) -> Any: ...
 
 
+AgentFactory = Callable[..., Agent]
+
+
+class AgentLoadError(ValueError):
+    """An agent name that is neither a built-in nor an importable ``module:attribute``."""
+
+
+def load_agent_factory(name: str) -> AgentFactory:
+    """The class (or function) that builds agent ``name``: a built-in name or ``module:attribute``.
+
+    It is called as ``factory(env, seed=seed)`` and must return an object with ``reset(obs, info)``
+    and ``act(obs, info)``. Importing it first lets a caller report a bad name before building an env.
+    """
+    if ":" not in name:
+        if name not in AGENTS:
+            close = difflib.get_close_matches(name, AGENTS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise AgentLoadError(f"unknown agent {name!r}; agents: {sorted(AGENTS)} or module:Class.{hint}")
+        name = AGENTS[name]
+    module_name, _, attribute = name.partition(":")
+    if not module_name or not attribute:
+        raise AgentLoadError(f"agent {name!r}: expected module:Class or module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise AgentLoadError(f"agent {name!r}: cannot import module {module_name!r} ({err})") from err
+    factory = module
+    for part in attribute.split("."):
+        factory = getattr(factory, part, None)
+        if factory is None:
+            raise AgentLoadError(f"agent {name!r}: module {module_name!r} has no attribute {attribute!r}")
+    if not callable(factory):
+        raise AgentLoadError(f"agent {name!r}: {attribute!r} is not a class or function")
+    return factory
+
+
 def make_agent(name: str, env: gym.Env, seed: int = 0) -> Agent:
-    """Build a registered agent for ``env``."""
-    if name not in AGENTS:
-        close = difflib.get_close_matches(name, AGENTS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown agent {name!r}; agents: {sorted(AGENTS)}.{hint}")
-    module_name, class_name = AGENTS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)(env, seed=seed)
+    """Build agent ``name`` (a built-in or ``module:attribute``) for ``env``."""
+    agent = load_agent_factory(name)(env, seed=seed)
+    missing = [method for method in ("reset", "act") if not callable(getattr(agent, method, None))]
+    if missing:
+        raise AgentLoadError(f"agent {name!r} built a {type(agent).__name__} without {' and '.join(missing)}(obs, info)")
+    return agent
 
 
 def run_episode(env: gym.Env, agent: Agent, seed: int) -> dict:

@@ -1,21 +1,33 @@
-"""The ``rsigym`` command line: run agents on environments, list tasks, analyse runs."""
+"""The ``rsigym`` command line (also ``python -m rsigym``): run agents on environments, list
+tasks, revert a run's workspace, analyse runs.
+
+Errors a user can fix (a bad agent name, an unknown env keyword, a missing endpoint) print as one
+``rsigym: error: ...`` line with exit code 2; ``--traceback`` shows the full traceback instead.
+"""
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import importlib.metadata
 import importlib.util
+import inspect
+import json
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import rsigym  # noqa: F401  (registers the env ids)
-from rsigym.agents import AGENTS, make_agent
+from rsigym.agents import AGENTS, load_agent_factory, make_agent
 from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
@@ -29,9 +41,60 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
+# Keyword arguments ``gym.make`` takes itself rather than passing them to the env.
+MAKE_KWARGS = frozenset({"max_episode_steps", "disable_env_checker"})
+
+
+class CommandError(Exception):
+    """A mistake in the command's input, reported as one line without a traceback."""
+
+
+def package_version() -> str:
+    """The installed package's version, from its metadata."""
+    try:
+        return importlib.metadata.version("rsigym")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (rsigym is not installed; run `pip install -e .`)"
+
+
 def run_dir_name(env_id: str, agent: str, seed: int) -> str:
-    """CleanRL-style run names: ``{env}__{agent}__{seed}__{unix time}``."""
+    """CleanRL-style run names: ``{env}__{agent}__{seed}__{unix time}`` (``module:Class`` agents as ``module.Class``)."""
+    agent = re.sub(r"[^A-Za-z0-9_.+-]+", ".", agent)
     return f"{env_id}__{agent}__{seed}__{int(time.time())}"
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """Parse ``--env-kwargs``: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err}): {text!r}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"step_cost\": 0.01}}', got {text!r}")
+    return value
+
+
+def check_env_kwargs(env_id: str, extra: dict[str, Any], flags: dict[str, str]) -> None:
+    """Refuse ``--env-kwargs`` keys the env does not take (with a close match) or that have their own flag."""
+    for key in extra:
+        if key in flags:
+            raise CommandError(f"--env-kwargs: set {key!r} with {flags[key]} instead")
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as err:
+        raise CommandError(str(err)) from err
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    parameters = inspect.signature(creator).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # the env takes any keyword; it checks them itself
+    accepted = {name for name, p in parameters.items()
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)} | MAKE_KWARGS
+    for key in extra:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise CommandError(f"--env-kwargs: {env_id} takes no keyword {key!r}.{hint} "
+                               f"It takes: {', '.join(sorted(accepted - set(flags)))}")
 
 
 def covariate(text: str) -> tuple[str, float | str]:
@@ -60,24 +123,78 @@ def play(env: gym.Env, agent, obs: dict, info: dict, out: Console, label: str) -
     return info, total
 
 
+def start_run(env_id: str, kwargs: dict[str, Any], agent_name: str, seed: int) -> tuple[gym.Env, Any, tuple]:
+    """Build the env, load the agent and do the first reset: ``env, agent, (obs, info)``.
+
+    If any of these fails, the run folder (and an output folder made for it) is removed again,
+    so a mistake leaves no empty run behind.
+    """
+    run_dir = Path(kwargs["run_dir"])
+    created = [folder for folder in (run_dir.parent, run_dir) if not folder.exists()]
+    env = None
+    try:
+        env = gym.make(env_id, **kwargs)
+        agent = make_agent(agent_name, env, seed=seed)
+        return env, agent, env.reset(seed=seed)
+    except BaseException:
+        if env is not None:
+            env.close()
+        for folder in reversed(created):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     out = console()
+    load_agent_factory(args.agent)  # a bad --agent fails before anything is built
     run_dir = Path(args.out) / run_dir_name(args.env_id, args.agent, args.seed)
     kwargs = {"iterations": args.iterations, "scale": args.scale, "sandbox": args.sandbox, "run_dir": run_dir,
               "agent": args.agent, "model": args.model, "workers": args.workers,
               "covariates": dict(args.covariate or ())}
     if args.tasks:
         kwargs["tasks"] = args.tasks
-    env = gym.make(args.env_id, **kwargs)
-    agent = make_agent(args.agent, env, seed=args.seed)
+    check_env_kwargs(args.env_id, args.env_kwargs, RUN_FLAGS)
+    env, agent, first = start_run(args.env_id, {**kwargs, **args.env_kwargs}, args.agent, args.seed)
     out.print(f"[bold]{args.env_id}[/] agent={args.agent} seed={args.seed} run_dir={run_dir}")
-    for episode in range(args.episodes):
-        obs, info = env.reset(seed=args.seed + episode)
-        start = dict(info["losses"]), info["loss"]
-        info, total = play(env, agent, obs, info, out, f"episode {episode}")
-        out.print(_summary(start, info, total))
-    env.close()
+    try:
+        for episode in range(args.episodes):
+            obs, info = first if episode == 0 else env.reset(seed=args.seed + episode)
+            start = dict(info["losses"]), info["loss"]
+            info, total = play(env, agent, obs, info, out, f"episode {episode}")
+            out.print(_summary(start, info, total))
+    finally:
+        env.close()
     out.print(f"run log: {run_dir / 'log.jsonl'}")
+    return 0
+
+
+# Env keywords that `rsigym run` sets from its own flags (so --env-kwargs may not set them).
+RUN_FLAGS = {"iterations": "--iterations", "scale": "--scale", "sandbox": "--sandbox", "run_dir": "--out",
+             "agent": "--agent", "model": "--model", "workers": "--workers", "covariates": "--covariate",
+             "tasks": "--tasks"}
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    """Restore a run's workspace to an earlier iteration with the env's ``revert`` op (so it is logged)."""
+    env, _, info = load_run(args.run_dir)
+    try:
+        base = env.unwrapped
+        if base.done:
+            raise CommandError(f"the episode in {args.run_dir} is over; nothing to revert")
+        if args.iteration not in base.commits:
+            raise CommandError(f"{args.run_dir} has no iteration {args.iteration}; "
+                               f"iterations so far: 0..{info['iteration']}")
+        _, _, terminated, truncated, info = env.step({"op": "revert", "iteration": args.iteration})
+        (result,) = [op for op in info["ops"] if op["op"] == "revert"]
+        if not result["ok"]:
+            raise CommandError(f"revert failed: {result['error']}")
+        evaluated = f"; evaluated as iteration {info['iteration']}" if info["evaluated"] else ""
+        print(f"{args.run_dir}: workspace restored to iteration {args.iteration}{evaluated}; "
+              f"public loss {info['loss']:.4f}; iterations left {info['budget']['iterations_left']}")
+        if terminated or truncated:
+            print(f"the budget is spent: the episode is over (private loss {info['private_loss']:.4f})")
+    finally:
+        env.close()
     return 0
 
 
@@ -87,10 +204,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     records = list(read_log(Path(args.run_dir) / "log.jsonl"))
     first = next(r for r in records if r["episode"] == records[-1]["episode"])
     out.print(f"resuming {args.run_dir} at iteration {info['iteration']} (episode {records[-1]['episode']})")
-    agent = make_agent(args.agent or first.get("agent") or "greedy", env, seed=first["seed"])
-    info, total = play(env, agent, obs, info, out, "resumed")
+    try:
+        agent = make_agent(args.agent or first.get("agent") or "greedy", env, seed=first["seed"])
+        info, total = play(env, agent, obs, info, out, "resumed")
+    finally:
+        env.close()
     out.print(_summary((first["losses"], first["loss"]), info, sum(r["reward"] for r in records[1:]) + total))
-    env.close()
     return 0
 
 
@@ -122,11 +241,14 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rsigym", description="Recursive self-improvement as a Gymnasium environment.")
+    parser.add_argument("--version", action="version", version=f"rsigym {package_version()}")
+    parser.add_argument("--traceback", action="store_true", help="on an error, show the full traceback")
     sub = parser.add_subparsers(dest="command", required=True)
+    agent_help = f"a built-in agent ({', '.join(sorted(AGENTS))}) or your own as module:Class (or module:function)"
 
     run = sub.add_parser("run", help="run an agent on an environment and write a run log")
     run.add_argument("env_id", nargs="?", default="RSI-MLE-v0")
-    run.add_argument("--agent", default="greedy", choices=sorted(AGENTS))
+    run.add_argument("--agent", default="greedy", help=f"{agent_help}; default greedy")
     run.add_argument("--iterations", type=int, default=10)
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)
@@ -138,12 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="tasks graded in parallel")
     run.add_argument("--covariate", action="append", type=covariate, metavar="KEY=VALUE",
                      help="tag the run for law fits (repeatable), e.g. --covariate model_params=7e9")
+    run.add_argument("--env-kwargs", type=json_object, default={}, metavar="JSON",
+                     help="more keyword arguments for gym.make, as a JSON object, e.g. '{\"step_cost\": 0.01}'")
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue the last episode of a run directory (after a crash)")
     resume.add_argument("run_dir")
-    resume.add_argument("--agent", choices=sorted(AGENTS), help="default: the agent named in the run log")
+    resume.add_argument("--agent", help=f"{agent_help}; default: the agent named in the run log")
     resume.set_defaults(func=cmd_resume)
+
+    revert = sub.add_parser("revert", help="restore a run's workspace to iteration K (a logged revert op)",
+                            description="Restore RUN/workspace to the commit of iteration K through the env's "
+                                        "revert op, so the step is in RUN/log.jsonl like any other. With the "
+                                        "default auto_evaluate the restored workspace is evaluated (one iteration).")
+    revert.add_argument("run_dir", metavar="RUN")
+    revert.add_argument("iteration", type=int, metavar="K")
+    revert.set_defaults(func=cmd_revert)
 
     tasks = sub.add_parser("tasks", help="list tasks with metric, baseline, reference and human_minutes")
     tasks.add_argument("--suite", default="default", help=f"'default' or one of {sorted(SUITES)}")
@@ -156,8 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``rsigym`` command; its exit code (2 for an error, printed as one line)."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("rsigym: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001  (every error reaches the user as one line unless --traceback)
+        if args.traceback:
+            raise
+        print(f"rsigym: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(err: Exception) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if isinstance(err, (CommandError, ValueError, FileNotFoundError, gym.error.Error)) \
+        else f"{type(err).__name__}: {text}"
 
 
 if __name__ == "__main__":
