@@ -66,7 +66,8 @@ def make_agent(name: str, env: gym.Env, seed: int = 0) -> Agent:
     agent = load_agent_factory(name)(env, seed=seed)
     missing = [method for method in ("reset", "act") if not callable(getattr(agent, method, None))]
     if missing:
-        raise AgentLoadError(f"agent {name!r} built a {type(agent).__name__} without {' and '.join(missing)}(obs, info)")
+        raise AgentLoadError(f"agent {name!r} built a {type(agent).__name__} without "
+                             + " and ".join(f"{method}(obs, info)" for method in missing))
     return agent
 
 
