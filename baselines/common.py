@@ -1,7 +1,8 @@
 """Helpers shared by the learning baselines: dataclass command lines, seeding, held-out velocity.
 
-Velocity is always read back from the run logs the episodes wrote (DESIGN §8), never from the
-trainer's own bookkeeping, so a baseline's figures can be re-derived with ``rsigym report``.
+Velocity is always read back from the run logs the episodes wrote (``log.jsonl``, see
+``rsigym/runlog.py``), never from the trainer's own bookkeeping, so a baseline's figures can be
+re-derived with ``rsigym report``.
 """
 from __future__ import annotations
 

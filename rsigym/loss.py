@@ -1,4 +1,4 @@
-"""Normalised task loss and suite loss (DESIGN §6)."""
+"""Normalised task loss and suite loss (the definitions in README.md, "Rewards and the loss")."""
 from __future__ import annotations
 
 import math

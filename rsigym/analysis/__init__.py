@@ -1,4 +1,4 @@
-"""Velocity analysis of run logs (DESIGN §9): curves, metrics, fits, prediction, horizons, laws.
+"""Velocity analysis of run logs (defined in docs/analysis.md): curves, metrics, fits, prediction, horizons, laws.
 
 Everything is derived from ``log.jsonl`` files, so any run can be re-analysed::
 

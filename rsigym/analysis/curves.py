@@ -1,4 +1,4 @@
-"""Improvement curves and the velocity metrics of DESIGN §9.
+"""Improvement curves and the velocity metrics defined in docs/analysis.md.
 
 A :class:`Curve` is the public suite loss at each evaluation (iteration 0 is the starter
 system). The metrics use the best-so-far curve where an agent could have kept its best
