@@ -221,7 +221,7 @@ def plot_meta(metas: Sequence[MetaVelocity], path: str | Path) -> Path:
     figure = Figure(figsize=(5, 3.4), layout="constrained")
     ax = figure.subplots()
     for i, meta in enumerate(metas):
-        ax.plot(meta.episodes, meta.velocities, marker="o", color=f"C{i % 10}", label=meta.label)
+        ax.plot(meta.episodes, meta.velocities, marker="o", color=f"C{i % 10}", label=f"{meta.label}: {meta.run_id}")
     ax.set(xlabel="episode", ylabel="velocity (loss gain / iteration)", title="Meta-velocity: velocity per episode")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
