@@ -130,7 +130,7 @@ def start_run(env_id: str, kwargs: dict[str, Any], agent_name: str, seed: int) -
     so a mistake leaves no empty run behind.
     """
     run_dir = Path(kwargs["run_dir"])
-    created = [folder for folder in (run_dir.parent, run_dir) if not folder.exists()]
+    created = [folder for folder in (run_dir, *run_dir.parents) if not folder.exists()]  # innermost first
     env = None
     try:
         env = gym.make(env_id, **kwargs)
@@ -139,8 +139,8 @@ def start_run(env_id: str, kwargs: dict[str, Any], agent_name: str, seed: int) -
     except BaseException:
         if env is not None:
             env.close()
-        for folder in reversed(created):
-            shutil.rmtree(folder, ignore_errors=True)
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)  # the outermost folder this run made
         raise
 
 

@@ -145,12 +145,12 @@ def test_env_kwargs_reach_the_env(tmp_path):
 ])
 def test_errors_are_one_line_and_leave_no_run_folder(tmp_path, monkeypatch, capsys, argv, message):
     _user_agents(tmp_path, monkeypatch)
-    out = tmp_path / "runs"
+    out = tmp_path / "runs" / "nested"
     assert main(["run", "--tasks", "wine", "--iterations", "2", "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rsigym: error:") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert not out.exists()
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_failed_first_reset_removes_the_run_folder(tmp_path, capsys):
