@@ -176,3 +176,13 @@ def test_a_failed_first_reset_removes_the_run_folder(tmp_path, capsys):
 def test_traceback_flag_shows_the_real_error(tmp_path):
     with pytest.raises(ValueError, match="unknown agent"):
         main(["--traceback", "run", "--agent", "gredy", "--out", str(tmp_path)])
+
+
+def test_llm_agent_without_an_endpoint_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    for name in ("RSIGYM_LLM_BASE_URL", "OPENAI_BASE_URL", "RSIGYM_LLM_MODEL", "OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "runs"
+    assert main(["run", "--agent", "llm", "--tasks", "wine", "--iterations", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rsigym: error:") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
