@@ -1,4 +1,4 @@
-"""Inside fresh mount, PID and network namespaces: build the sandbox's view of the file
+"""Inside fresh mount, IPC, PID and network namespaces: build the sandbox's view of the file
 system, drop to an unprivileged user and run the command.
 
 ``LocalSandbox`` starts this file as a script (``unshare ... python -I -S _confine.py FD``),

@@ -1,7 +1,7 @@
 """The local sandbox: the embedded default, with no engine to install.
 
 It has two modes. ``confined`` (chosen when the process runs as root and ``unshare`` works):
-the command runs in new mount, PID and network namespaces, sees only the system directories,
+the command runs in new mount, IPC, PID and network namespaces, sees only the system directories,
 the interpreter, ``cwd`` and the paths it is given, runs under a throw-away unprivileged uid
 with rlimits, and everything it started dies with it. ``process`` (everywhere else): a
 subprocess in its own process group with rlimits, a scrubbed environment, capped output and,
@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import IO, Callable, Mapping, Protocol, Sequence
 
 from rsigym.sandbox import warm as warm_workers
 from rsigym.sandbox._confine import read_report
