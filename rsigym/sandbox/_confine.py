@@ -143,24 +143,22 @@ def end_run(job: dict) -> None:
             os.wait()
         except ChildProcessError:
             break
-    cleaner = os.fork()
-    if cleaner == 0:
-        try:
-            _join_new_session_keyring()
-            os.setgroups([])
-            os.setresgid(job["gid"], job["gid"], job["gid"])
-            os.setresuid(job["uid"], job["uid"], job["uid"])
-            for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
-                _keyctl(KEYCTL_CLEAR, keyring)
-            with contextlib.suppress(OSError):  # kernels without persistent keyrings
-                _keyctl(KEYCTL_CLEAR, _keyctl(KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_SESSION_KEYRING))
-        except BaseException as err:  # noqa: BLE001 - reported; the run's status still goes back
-            if isinstance(err, OSError) and err.errno in (errno.ENOSYS, errno.EPERM):
-                os._exit(0)  # no keyrings here (no such call, or filtered): nothing was stored
+    # Act as the uid to reach its keyrings. No fork: the warm init is a copy of a large
+    # server, and a fork of it costs more than the rest of the cleanup. Nothing of that
+    # uid is left to touch this process meanwhile (all killed; the uid is lent to this run).
+    root = os.getuid()
+    try:
+        _join_new_session_keyring()  # the init's own session keyring is the caller's
+        os.setresuid(job["uid"], job["uid"], root)
+        for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+            _keyctl(KEYCTL_CLEAR, keyring)
+        with contextlib.suppress(OSError):  # kernels without persistent keyrings
+            _keyctl(KEYCTL_CLEAR, _keyctl(KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_SESSION_KEYRING))
+    except OSError as err:
+        if err.errno not in (errno.ENOSYS, errno.EPERM):  # else: no keyrings here, nothing was stored
             os.write(2, f"sandbox: keyring cleanup failed: {err}\n".encode())
-            os._exit(1)
-        os._exit(0)
-    os.waitpid(cleaner, 0)
+    finally:
+        os.setresuid(root, root, root)
 
 
 def close_inherited_descriptors() -> None:
