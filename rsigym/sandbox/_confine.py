@@ -117,6 +117,7 @@ def _become_sandbox_user(job: dict) -> None:
 
 def _run_command(job: dict) -> int:
     """Fork the command, reap every process until it ends, return its wait status."""
+    empty_uid_keyrings(job)
     child = os.fork()
     if child == 0:
         try:
@@ -143,9 +144,16 @@ def end_run(job: dict) -> None:
             os.wait()
         except ChildProcessError:
             break
+    empty_uid_keyrings(job)
+
+
+def empty_uid_keyrings(job: dict) -> None:
+    """Empty the user, user-session and persistent keyrings of the run's uid, from the
+    namespace's init while no process of that uid runs: after the run (:func:`end_run`),
+    and before it too, for what a run killed at its timeout (init included) left there."""
     # Act as the uid to reach its keyrings. No fork: the warm init is a copy of a large
     # server, and a fork of it costs more than the rest of the cleanup. Nothing of that
-    # uid is left to touch this process meanwhile (all killed; the uid is lent to this run).
+    # uid can touch this process meanwhile (none runs; the uid is lent to this run alone).
     root = os.getuid()
     try:
         _join_new_session_keyring()  # the init's own session keyring is the caller's

@@ -73,6 +73,7 @@ def _confined_child(request: dict, base_path: list[str]) -> None:
             _unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if request.get("isolate_network") else 0))
             os.umask(0o022)
             _confine._build_view(job)
+            _confine.empty_uid_keyrings(job)
             command = os.fork()
             if command == 0:
                 _confine._become_sandbox_user(job)  # closes the status pipe first: it is not the program's

@@ -138,3 +138,34 @@ def test_two_processes_never_lend_the_same_uid_at_once(tmp_path):
         outputs = [holder.communicate(timeout=120)[0] for holder in holders]
     assert uids[0] != uids[1], f"both runs lent uid {uids[0]}"
     assert all(output.startswith("0 ") for output in outputs), outputs
+
+
+_PLANT_KEY_AND_HANG = """
+import ctypes, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+print("added", libc.syscall(ctypes.c_long(248), b"user", b"{name}", b"payload", ctypes.c_size_t(7), ctypes.c_long(-4)),
+      flush=True)
+time.sleep(120)
+"""
+_FIND_KEY = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+print("uid", os.getuid(), "found", libc.syscall(ctypes.c_long(250), ctypes.c_long(10), ctypes.c_long(-4), b"user",
+                                                 b"{name}", ctypes.c_long(0)) >= 0)
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the keyring probe uses x86_64 system call numbers")
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_a_key_planted_by_a_run_killed_at_its_timeout_does_not_reach_the_next_run(tmp_path, warm):
+    """A run killed at its timeout never reaches its own cleanup: the next run of its uid
+    empties the uid's keyrings before the command starts."""
+    _confined_or_skip()
+    sandbox = LocalSandbox(uid_base=2_000_000_000 + secrets.randbelow(50_000_000), warm=warm)
+    name = f"rsigym-redteam-{secrets.token_hex(6)}"
+    planted = sandbox.run([sandbox.python(), "-c", _PLANT_KEY_AND_HANG.format(name=name)], tmp_path, timeout=8)
+    assert planted.timed_out and "added" in planted.stdout and "added -1" not in planted.stdout, planted
+    found = sandbox.run([sandbox.python(), "-c", _FIND_KEY.format(name=name)], tmp_path, timeout=60)
+    assert found.ok and f"uid {sandbox._uids.base} found False" in found.stdout, found
