@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import tempfile
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -146,6 +148,8 @@ class RSIEnv(gym.Env[dict, str]):
         self._owns_run_dir = run_dir is None
         self.run_dir = Path(tempfile.mkdtemp(prefix="rsigym-run-") if run_dir is None else run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self._owns_run_dir:  # removed even without close(): when collected, or when the process exits
+            weakref.finalize(self, _remove_own_folder, self.run_dir, os.getpid())
         # Shared grades also persist in the run (resume and external `rsigym evaluate` reuse them).
         cache = GradeStore(self.run_dir / "grades", SHARED_CACHE, grading_code_digest(self.tasks)) if shared_cache else {}
         self.evaluator = evaluator_class(self.tasks, self.sandbox, {t.id: t.spec.weight for t in self.tasks}, workers,
@@ -423,6 +427,12 @@ class RSIEnv(gym.Env[dict, str]):
             info["private_loss"] = result.private_loss
             info["private_losses"] = dict(result.private_losses)
         return copy.deepcopy(info)  # callers keep infos; none may share state with the next one
+
+
+def _remove_own_folder(folder: Path, owner_pid: int) -> None:
+    """Finalizer of an env's temporary run folder; a forked copy of the process leaves it alone."""
+    if os.getpid() == owner_pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_run(run_dir: str | Path, **overrides: Any) -> tuple[gym.Env, dict, dict]:

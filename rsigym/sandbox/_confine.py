@@ -1,4 +1,4 @@
-"""Inside fresh mount, PID and network namespaces: build the sandbox's view of the file
+"""Inside fresh mount, IPC, PID and network namespaces: build the sandbox's view of the file
 system, drop to an unprivileged user and run the command.
 
 ``LocalSandbox`` starts this file as a script (``unshare ... python -I -S _confine.py FD``),
@@ -14,16 +14,26 @@ users' homes, the trainer's files, private task data, ``/run`` with its sockets)
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import json
 import os
+import platform
 import resource
+import signal
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 DEVICES = ("null", "zero", "full", "random", "urandom")
+# A status report is one small JSON object; anything longer is an attack on the reader.
+MAX_REPORT_BYTES = 4096
+# Kernel keyrings are not namespaced: keyctl(2) numbers and the keyrings a uid keeps.
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 1, 7, 22
+KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -96,6 +106,8 @@ def _become_sandbox_user(job: dict) -> None:
     for name, value in job["rlimits"].items():
         soft, hard = value if isinstance(value, list) else (value, value)
         resource.setrlimit(getattr(resource, name), (soft, hard))
+    close_inherited_descriptors()
+    _join_new_session_keyring()  # else the run would share (read, fill) the caller's keyring
     os.setgroups([])
     os.setresgid(job["gid"], job["gid"], job["gid"])
     os.setresuid(job["uid"], job["uid"], job["uid"])
@@ -105,6 +117,7 @@ def _become_sandbox_user(job: dict) -> None:
 
 def _run_command(job: dict) -> int:
     """Fork the command, reap every process until it ends, return its wait status."""
+    empty_uid_keyrings(job)
     child = os.fork()
     if child == 0:
         try:
@@ -116,7 +129,94 @@ def _run_command(job: dict) -> int:
     while True:  # PID 1 also inherits orphans: reap them until the command itself ends
         pid, status = os.wait()
         if pid == child:
+            end_run(job)
             return status
+
+
+def end_run(job: dict) -> None:
+    """In the namespace's init, once the command has ended: kill what it left behind, then
+    empty the keyrings its uid keeps beyond the run (kernel keyrings have no namespace), so
+    nothing it stored there outlives the run or reaches the next run of that uid."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)  # from PID 1: every other process of the namespace
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+    empty_uid_keyrings(job)
+
+
+def empty_uid_keyrings(job: dict) -> None:
+    """Empty the user, user-session and persistent keyrings of the run's uid, from the
+    namespace's init while no process of that uid runs: after the run (:func:`end_run`),
+    and before it too, for what a run killed at its timeout (init included) left there."""
+    # Act as the uid to reach its keyrings. No fork: the warm init is a copy of a large
+    # server, and a fork of it costs more than the rest of the cleanup. Nothing of that
+    # uid can touch this process meanwhile (none runs; the uid is lent to this run alone).
+    root = os.getuid()
+    try:
+        _join_new_session_keyring()  # the init's own session keyring is the caller's
+        os.setresuid(job["uid"], job["uid"], root)
+        for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+            _keyctl(KEYCTL_CLEAR, keyring)
+        with contextlib.suppress(OSError):  # kernels without persistent keyrings
+            _keyctl(KEYCTL_CLEAR, _keyctl(KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_SESSION_KEYRING))
+    except OSError as err:
+        if err.errno not in (errno.ENOSYS, errno.EPERM):  # else: no keyrings here, nothing was stored
+            os.write(2, f"sandbox: keyring cleanup failed: {err}\n".encode())
+    finally:
+        os.setresuid(root, root, root)
+
+
+def close_inherited_descriptors() -> None:
+    """Close every descriptor but stdin, stdout and stderr: a forked command must not keep
+    the pipes of the process that confines it (its status report, the server's sockets)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = max(soft, hard) if hard != resource.RLIM_INFINITY else 1 << 20
+    os.closerange(3, min(limit, 1 << 30))
+
+
+def read_report(descriptor: int) -> dict:
+    """The JSON status report on pipe ``descriptor`` (closed afterwards), read by the trusted
+    side. At most :data:`MAX_REPORT_BYTES` are read: a longer or malformed report comes
+    back as ``{"error": ...}``, so a writer flooding the pipe can never grow the reader."""
+    data = bytearray()
+    with os.fdopen(descriptor, "rb", buffering=0) as stream:
+        while len(data) <= MAX_REPORT_BYTES:
+            chunk = stream.read(MAX_REPORT_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    if len(data) > MAX_REPORT_BYTES:
+        return {"error": f"status report longer than {MAX_REPORT_BYTES} bytes"}
+    try:
+        report = json.loads(data or b"{}")
+    except ValueError:
+        return {"error": "malformed status report"}
+    return report if isinstance(report, dict) else {"error": "malformed status report"}
+
+
+def _keyctl(operation: int, *args: int) -> int:
+    if _SYS_KEYCTL is None:
+        raise OSError(errno.ENOSYS, "keyctl: unknown system call number on this machine")
+    _libc.syscall.restype = ctypes.c_long
+    result = _libc.syscall(_SYS_KEYCTL, ctypes.c_long(operation), *(ctypes.c_long(arg) for arg in args))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"keyctl({operation}): {os.strerror(err)}")
+    return result
+
+
+def _join_new_session_keyring() -> None:
+    """Subscribe this process to a new, empty session keyring (it dies with the run). Where
+    keyctl itself is unavailable (no such call, or a seccomp filter), the command cannot use
+    keyrings either, so there is nothing to separate."""
+    try:
+        _keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+    except OSError as err:
+        if err.errno not in (errno.ENOSYS, errno.EPERM):
+            raise
 
 
 def main(job_fd: int) -> None:

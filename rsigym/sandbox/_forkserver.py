@@ -3,7 +3,8 @@
 Started by :class:`rsigym.sandbox.warm.ForkServer`, which calls :func:`main` with the
 socket path and the modules to import from a ``python -I`` process. It imports each ``MODULE`` it can, listens on
 the Unix socket ``SOCKET`` (in a folder only its owner can enter), prints ``ready`` and
-serves until its stdin closes (the client process ended).
+serves until its stdin closes (the client process ended, however it ended); then it removes
+the socket and its folder.
 
 One connection is one run. The client sends a JSON request and, as ancillary data, the
 descriptors the child's stdout and stderr go to; the server forks, answers ``{"pid": N}``
@@ -14,6 +15,7 @@ start does, so a warm run is held to the same limits as a cold one.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -27,7 +29,7 @@ import sys
 
 from rsigym.sandbox import _confine, pylaunch
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x20000000, 0x40000000
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -68,25 +70,26 @@ def _confined_child(request: dict, base_path: list[str]) -> None:
     if init == 0:  # PID 1 of the new namespace: everything in it dies with this process
         os.close(status_read)
         try:
-            _unshare(CLONE_NEWNS | (CLONE_NEWNET if request.get("isolate_network") else 0))
+            _unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if request.get("isolate_network") else 0))
             os.umask(0o022)
             _confine._build_view(job)
+            _confine.empty_uid_keyrings(job)
             command = os.fork()
             if command == 0:
-                _confine._become_sandbox_user(job)
+                _confine._become_sandbox_user(job)  # closes the status pipe first: it is not the program's
                 os._exit(_run(request, base_path))
             while True:
                 pid, status = os.wait()
                 if pid == command:
                     break
+            _confine.end_run(job)
             os.write(status_write, json.dumps({"status": status}).encode())
         except BaseException as err:  # noqa: BLE001 - reported, never raised into the server's copy
             os.write(2, f"sandbox setup failed: {err}\n".encode())
             os.write(status_write, json.dumps({"error": str(err)}).encode())
         os._exit(0)
     os.close(status_write)
-    with os.fdopen(status_read, "rb") as stream:
-        report = json.loads(stream.read() or b"{}")
+    report = _confine.read_report(status_read)
     os.waitpid(init, 0)
     status = report.get("status")
     if status is None:
@@ -107,7 +110,7 @@ def _child(request: dict, fds: list[int], base_path: list[str]) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         for target, source in enumerate((null, *fds)):
             os.dup2(source, target)
-        os.closerange(3, 1 << 16)
+        _confine.close_inherited_descriptors()
         if request.get("confine"):
             _confined_child(request, base_path)
         os._exit(_process_child(request, base_path))
@@ -201,5 +204,11 @@ def main(rsigym_root: str, socket_path: str, modules: list[str]) -> None:
     gc.collect()
     gc.freeze()  # children then share the imported objects' pages instead of copying them
     print("ready", flush=True)
-    serve(listener, base_path)
+    try:
+        serve(listener, base_path)
+    finally:  # the client is gone (stdin closed), maybe without cleaning up: leave nothing behind
+        listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(socket_path)
+            os.rmdir(os.path.dirname(socket_path))
 

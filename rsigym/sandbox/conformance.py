@@ -496,6 +496,160 @@ def unprivileged(sandbox: Sandbox, root: Path) -> None:
     _expect(result.stdout.strip().endswith("capeff 0"), "the command holds capabilities", result)
 
 
+@_check
+def descriptors_closed(sandbox: Sandbox, root: Path) -> None:
+    """The command holds no descriptor but stdin, stdout and stderr: no pipe back to the
+    trusted side (a status report it could flood or forge), no socket of the provider."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import os, resource
+        limit = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
+        extra = []
+        for fd in range(3, limit):
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
+            try:
+                extra.append((fd, os.readlink(f"/proc/self/fd/{fd}")))
+            except OSError:
+                extra.append((fd, "?"))
+        print("EXTRA", extra)
+        """,
+    )
+    _expect(result.ok and "EXTRA" in result.stdout, "the probe failed to run", result)
+    _expect("EXTRA []" in result.stdout, "the command inherited descriptors beyond stdio", result)
+
+
+# The System V objects a probe creates under one key, and how to find and remove them.
+_SYSV_PROBE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, IPC_CREAT, IPC_RMID = {key}, 0o1000, 0
+def get(kind, flags, size=1 << 24):
+    if kind == "shm":
+        return libc.shmget(KEY, ctypes.c_size_t(size if flags else 0), flags)
+    if kind == "sem":
+        return libc.semget(KEY, 1 if flags else 0, flags)
+    return libc.msgget(KEY, flags)
+"""
+
+
+def _remove_sysv(key: int) -> list[str]:
+    """Remove the System V objects under ``key`` in the caller's IPC namespace; their kinds."""
+    scope: dict = {}
+    exec(_SYSV_PROBE.format(key=key), scope)  # noqa: S102 - our own probe text, run on the host to clean up
+    libc, found = scope["libc"], []
+    for kind in ("shm", "sem", "msg"):
+        ident = scope["get"](kind, 0)
+        if ident >= 0:
+            found.append(kind)
+            if kind == "sem":
+                libc.semctl(ident, 0, 0)
+            else:
+                getattr(libc, f"{kind}ctl")(ident, 0, None)
+    return found
+
+
+@_check
+def ipc_private(sandbox: Sandbox, root: Path) -> None:
+    """System V shared memory, semaphores and message queues a command makes die with it:
+    the host never holds them afterwards and the next command cannot open them."""
+    layout = _Layout(root)
+    key = secrets.randbelow(1 << 30) + 1
+    create = _SYSV_PROBE.format(key=key) + textwrap.dedent(
+        """
+        for kind in ("shm", "sem", "msg"):
+            ident = get(kind, IPC_CREAT | 0o666)
+            print("made", kind, ident)
+            if kind == "shm" and ident >= 0:
+                libc.shmat.restype = ctypes.c_void_p
+                address = libc.shmat(ident, None, 0)
+                if address not in (None, ctypes.c_void_p(-1).value):
+                    ctypes.memset(address, 1, 1 << 24)  # resident, not just reserved
+                    libc.shmdt(ctypes.c_void_p(address))
+        """
+    )
+    probe = _SYSV_PROBE.format(key=key) + 'print("FOUND", [kind for kind in ("shm", "sem", "msg") if get(kind, 0) >= 0])'
+    try:
+        made = _python(sandbox, layout, create)
+        on_host = _remove_sysv(key)
+        seen = _python(sandbox, layout, probe)
+    finally:
+        on_host_later = _remove_sysv(key)
+    _expect(made.ok and "made msg" in made.stdout, "the IPC probe failed to run", made)
+    _expect(not on_host, f"System V objects of the command outlived it on the host: {on_host}", made)
+    _expect(seen.ok and "FOUND" in seen.stdout, "the IPC probe failed to run", seen)
+    _expect("FOUND []" in seen.stdout and not on_host_later, "the next command opened the last one's IPC objects", seen)
+
+
+_KEYS_PROBE = """
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ADD_KEY, KEYCTL = {{"x86_64": (248, 250), "aarch64": (217, 219)}}.get(platform.machine(), (-1, -1))
+SESSION, USER, SEARCH, READ, INVALIDATE = -3, -4, 10, 11, 21
+NAME = b"rsigym-conformance-{token}"
+def keyctl(*args):
+    return libc.syscall(ctypes.c_long(KEYCTL), *[ctypes.c_long(arg) if isinstance(arg, int) else arg for arg in args])
+def find(keyring):
+    return keyctl(SEARCH, keyring, b"user", NAME, 0)
+"""
+
+
+def _invalidate_probe_keys(token: str) -> list[str]:
+    """Invalidate the probe's key where the caller's own keyrings hold it; which keyrings did."""
+    scope: dict = {}
+    exec(_KEYS_PROBE.format(token=token), scope)  # noqa: S102 - our own probe text, run on the host to clean up
+    found = []
+    for name, keyring in (("session", -3), ("user", -4)):
+        key = scope["find"](keyring)
+        if key >= 0:
+            found.append(name)
+            scope["keyctl"](scope["INVALIDATE"], key)
+    return found
+
+
+@_check
+def keyrings_private(sandbox: Sandbox, root: Path) -> None:
+    """Kernel keyrings (not namespaced) do not carry keys between a command, the caller and
+    the next command: what a command adds to its session or user keyring is gone after it."""
+    layout = _Layout(root)
+    token = secrets.token_hex(8)
+    add = _KEYS_PROBE.format(token=token) + textwrap.dedent(
+        f"""
+        for keyring in (SESSION, USER):
+            print("added", libc.syscall(ctypes.c_long(ADD_KEY), b"user", NAME, b"{token}", ctypes.c_size_t(16),
+                                        ctypes.c_long(keyring)))
+        """
+    )
+    probe = _KEYS_PROBE.format(token=token) + textwrap.dedent(
+        """
+        found = []
+        for keyring in (SESSION, USER):
+            key = find(keyring)
+            if key >= 0:
+                buffer = ctypes.create_string_buffer(64)
+                keyctl(READ, key, buffer, 64)
+                found.append(buffer.value.decode())
+        print("FOUND", found)
+        """
+    )
+    try:
+        added = _python(sandbox, layout, add)
+        in_caller = _invalidate_probe_keys(token)
+        seen = _python(sandbox, layout, probe)
+    finally:
+        _invalidate_probe_keys(token)
+    _expect(added.ok and "added" in added.stdout, "the keyring probe failed to run", added)
+    _expect(not in_caller, f"the command's key reached the caller's {in_caller} keyring", added)
+    _expect(seen.ok and "FOUND" in seen.stdout, "the keyring probe failed to run", seen)
+    _expect("FOUND []" in seen.stdout, "the next command read the last one's key", seen)
+
+
 def run_check(sandbox: Sandbox, name: str, workdir: Path) -> None:
     """Run the check ``name`` in a fresh folder under ``workdir``; raise :class:`ConformanceError` on failure."""
     folder = Path(workdir) / name

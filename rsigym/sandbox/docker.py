@@ -1,6 +1,6 @@
 """The docker sandbox: each command in a fresh container, through the ``docker`` SDK.
 
-A container gets no network, memory / CPU / pids limits and rlimits for CPU time and file
+A container gets no network, its own IPC namespace, memory / CPU / pids limits and rlimits for CPU time and file
 size, a non-root user with no capabilities and ``no-new-privileges``, a read-only root file
 system with a private ``/tmp``, and mounts of ``cwd`` read-write and of ``readonly``
 read-only, at their host paths, so the paths in a task's environment variables
@@ -136,6 +136,7 @@ class DockerSandbox(Sandbox):
             image=self.image,
             mounts=mounts,
             network_mode="none",
+            ipc_mode="private",  # System V IPC of its own, gone with the container
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             read_only=True,

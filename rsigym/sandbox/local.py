@@ -1,7 +1,7 @@
 """The local sandbox: the embedded default, with no engine to install.
 
 It has two modes. ``confined`` (chosen when the process runs as root and ``unshare`` works):
-the command runs in new mount, PID and network namespaces, sees only the system directories,
+the command runs in new mount, IPC, PID and network namespaces, sees only the system directories,
 the interpreter, ``cwd`` and the paths it is given, runs under a throw-away unprivileged uid
 with rlimits, and everything it started dies with it. ``process`` (everywhere else): a
 subprocess in its own process group with rlimits, a scrubbed environment, capped output and,
@@ -28,9 +28,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import IO, Callable, Mapping, Protocol, Sequence
 
 from rsigym.sandbox import warm as warm_workers
+from rsigym.sandbox._confine import read_report
 from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
 from rsigym.sandbox.common import (
     SYSTEM_DIRS,
@@ -43,11 +44,13 @@ from rsigym.sandbox.common import (
     sandbox_environment,
 )
 from rsigym.sandbox.pylaunch import Program, parse_python_command, simple_command
+from rsigym.sandbox.uid_pool import UidPool
 
 _CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
 # Gaps of process mode, named as in rsigym.sandbox.conformance.CHECKS.
 _PROCESS_MODE_GAPS = frozenset(
-    {"timeout", "background_processes", "readonly_paths", "confinement", "private_data_hidden"}
+    {"timeout", "background_processes", "readonly_paths", "confinement", "private_data_hidden",
+     "ipc_private", "keyrings_private"}
 )
 _ROOT_GAPS = frozenset({"unprivileged", "process_limit"})  # rlimit NPROC does not bind root
 
@@ -90,31 +93,9 @@ class _TailReader(threading.Thread):
             self.tail.add(chunk)
 
 
-class _UidPool:
-    """Gives each concurrent confined run its own uid, so rlimit NPROC (counted per uid)
-    and file ownership never mix two runs. One pool per ``base`` in a process, shared by
-    every sandbox using it (:func:`_uid_pool`)."""
-
-    def __init__(self, base: int, size: int = 1024):
-        self.base, self.size = base, size
-        self.lock = threading.Lock()
-        self.taken: set[int] = set()
-
-    @contextlib.contextmanager
-    def borrow(self) -> Iterator[int]:
-        with self.lock:
-            uid = next(self.base + slot for slot in range(self.size) if self.base + slot not in self.taken)
-            self.taken.add(uid)
-        try:
-            yield uid
-        finally:
-            with self.lock:
-                self.taken.discard(uid)
-
-
 @functools.lru_cache(maxsize=None)
-def _uid_pool(base: int) -> _UidPool:
-    return _UidPool(base)
+def _uid_pool(base: int) -> UidPool:
+    return UidPool(base)
 
 
 def _interpreter_dirs(python: str) -> list[str]:
@@ -246,7 +227,7 @@ class LocalSandbox(Sandbox):
         self, argv: list[str], program: Program | None, cwd: Path, start: Path, env: dict[str, str],
         limits: Limits, timeout: float, readonly: list[Path],
     ) -> ExecResult:
-        with self._uids.borrow() as uid, lend(cwd, uid, uid, keep_out=readonly), \
+        with self._uids.borrow(keep=[cwd]) as uid, lend(cwd, uid, uid, keep_out=readonly), \
                 tempfile.TemporaryDirectory(prefix="rsigym-view-") as view_root:
             job = {
                 "argv": argv,
@@ -266,18 +247,19 @@ class LocalSandbox(Sandbox):
             return self._spawn_confined(job, limits, timeout)
 
     def _spawn_confined(self, job: dict, limits: Limits, timeout: float) -> ExecResult:
-        namespaces = ["--mount", "--pid", "--fork", "--kill-child"] + (["--net"] if self.isolate_network else [])
+        namespaces = ["--mount", "--ipc", "--pid", "--fork", "--kill-child"] + (["--net"] if self.isolate_network else [])
         job_read, job_write = os.pipe()
         status_read, status_write = os.pipe()
         job.update(status_fd=status_write)
         argv = ["unshare", *namespaces, "--", sys.executable, "-I", "-S", str(_CONFINE_SCRIPT), str(job_read)]
-        with os.fdopen(status_read, "rb") as status_stream:
-            starter = _popen_starter(
-                argv, Path("/"), {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-                pass_fds=(job_read, status_write), job=(job_write, job),
-            )
+        starter = _popen_starter(
+            argv, Path("/"), {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            pass_fds=(job_read, status_write), job=(job_write, job),
+        )
+        try:
             result = _supervise(starter, limits, timeout)
-            report = json.loads(status_stream.read() or b"{}")
+        finally:
+            report = read_report(status_read)
         if "error" in report:
             message = f"sandbox setup failed: {report['error']}"
             return ExecResult(126, "", message, result.seconds, False, "start failed")

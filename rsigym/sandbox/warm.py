@@ -147,9 +147,10 @@ def _rsigym_root() -> str:
     return str(Path(rsigym.__file__).resolve().parent.parent)
 
 
-def _read_line(stream, timeout: float) -> str:
+def _read_line(stream, timeout: float, cap: int = 256) -> str:
     result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline().decode().strip()), daemon=True)
+    reader = threading.Thread(target=lambda: result.append(stream.readline(cap).decode(errors="replace").strip()),
+                              daemon=True)
     reader.start()
     reader.join(timeout)
     return result[0] if result else ""
