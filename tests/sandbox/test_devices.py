@@ -146,3 +146,28 @@ def test_cuda_and_triton_work_inside_the_sandbox(tmp_path: Path, confine):
     if sandbox.mode == "confined":
         run_check(sandbox, "devices", tmp_path / "devices")
     check_gpu(sandbox, tmp_path / "gpu")
+
+
+@needs_mknod
+@pytest.mark.docker
+def test_docker_container_sees_exactly_the_devices_it_was_given(nodes, tmp_path: Path):
+    from tests.sandbox.conftest import docker_or_skip
+
+    docker_or_skip()
+    from rsigym.sandbox.docker import DockerSandbox
+
+    run_check(DockerSandbox(devices=[str(node) for node in nodes]), "devices", tmp_path)
+
+
+@pytest.mark.docker
+def test_docker_gpu_request_without_the_nvidia_runtime_names_the_fix():
+    from tests.sandbox.conftest import docker_or_skip
+
+    plain = docker_or_skip()
+    if "nvidia" in (plain.client.info().get("Runtimes") or {}):
+        pytest.skip("this engine has the NVIDIA runtime")
+    from rsigym.sandbox.docker import DockerSandbox
+
+    with pytest.raises(RuntimeError, match="nvidia-container-toolkit.*gpus=\"none\""):
+        DockerSandbox(gpus=[0])
+    assert DockerSandbox(gpus="none")._device_config() == {}
