@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import secrets
 import shutil
 import statistics
@@ -191,7 +192,8 @@ def speed_grade(plan: dict, records: dict, verdict: Verdict, private_ok: bool, d
     public = statistics.fmean(per_shape[i]["score"] for i in plan["public"])
     private = statistics.fmean(per_shape[i]["score"] for i in plan["private"]) if private_ok else None
     shown = {f"shape{i}": per_shape[i] for i in plan["public"]}  # private shapes stay out of feedback
-    return Grade(True, public, private, details={**details, "device": peaks.name, "shapes": shown})
+    speedup = math.exp(statistics.fmean(math.log(per_shape[i]["speedup_vs_eager"]) for i in plan["public"]))
+    return Grade(True, public, private, details={**details, "device": peaks.name, "shapes": shown, "speedup_vs_eager": speedup})
 
 
 def speed_figures(timing: dict[str, dict], roofline: float) -> dict[str, float]:
