@@ -79,11 +79,15 @@ def _halved(value: int, factor: float) -> int:
     return max(1, value >> max(0, round(-math.log2(factor))))  # keeps divisibility by powers of two
 
 
-def _multiple_of_4(value: int, factor: float) -> int:
-    return max(4, 4 * round(value * factor / 4))  # for channels split into groups or heads
+def _multiple_of(step: int) -> Callable[[int, float], int]:
+    def rule(value: int, factor: float) -> int:
+        return max(step, step * round(value * factor / step))  # channels split into groups or heads
+
+    rule.__name__ = f"multiple_of_{step}"
+    return rule
 
 
-RULES = (_irregular, _halved, _multiple_of_4)
+RULES = (_irregular, _halved, _multiple_of(4), _multiple_of(8), _multiple_of(16))
 
 
 def scaled_shape(globals_: dict[str, Any], factor: float, rule: Callable[[int, float], int]) -> Shape:
@@ -225,7 +229,7 @@ def _factor_of(globals_: dict, shape: Shape) -> float:
 def cached_sizes(path: Path) -> dict[str, list[Shape]]:
     """:func:`derive_sizes` of the file at ``path``, cached by its content."""
     source = Path(path).read_bytes()
-    digest = hashlib.sha256(source + f"{CI_MAX_ELEMENTS}:{MIN_SCALED}:v3".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source + f"{CI_MAX_ELEMENTS}:{MIN_SCALED}:v4".encode()).hexdigest()[:16]
     cache = CACHE_DIR / f"{Path(path).stem}-{digest}.json"
     if cache.is_file():
         return json.loads(cache.read_text(), object_hook=_tuples_back)
