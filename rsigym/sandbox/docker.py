@@ -95,12 +95,17 @@ class DockerSandbox(Sandbox):
         self.tmp_bytes = tmp_bytes
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
         self._devices = tuple(str(path) for path in devices)
-        self._gpu_request = self._gpu_device_request(gpu_passthrough.parse_gpus(gpus))
+        choice = gpu_passthrough.parse_gpus(gpus)
+        self._gpu_request = self._gpu_device_request(choice)
+        # The nodes NVIDIA's runtime adds (its own choice; /dev/dri is not among them).
+        self._gpu_nodes = tuple(
+            path for path in gpu_passthrough.discover(choice).devices if not path.endswith("/dri")
+        ) if self._gpu_request is not None else ()
         self._remove_orphans()
 
     def devices(self) -> tuple[str, ...]:
-        """Host device paths passed to containers (GPUs come through the NVIDIA runtime instead)."""
-        return self._devices
+        """Host device paths containers see: those given, and the GPU nodes NVIDIA's runtime adds."""
+        return self._devices + self._gpu_nodes
 
     def _gpu_device_request(self, choice: str | tuple[int, ...]) -> DeviceRequest | None:
         """The GPU request of every container: all of this host's GPUs, the listed ones, or none."""

@@ -2,7 +2,7 @@
 
 :func:`discover` looks at the host once and returns a :class:`GpuPassthrough`: the device
 nodes to show in the run's ``/dev`` (``nvidia0..N`` as chosen, ``nvidiactl``, ``nvidia-uvm``,
-``nvidia-uvm-tools``, ``nvidia-modeset``, ``nvidia-caps`` and ``/dev/dri`` where present), the
+``nvidia-uvm-tools``, ``nvidia-modeset`` and ``/dev/dri`` where present), the
 folders holding the driver's user-space libraries (``libcuda.so.1`` and its siblings) and the
 variables CUDA and Triton read. Providers feed the device nodes to their general "extra
 devices" mechanism (``LocalSandbox(devices=...)``, ``DockerSandbox(devices=...)``), so the
@@ -24,7 +24,8 @@ from typing import Sequence, Union
 
 GpuChoice = Union[str, Sequence[int]]
 # Control nodes every CUDA process opens besides its GPUs' own ``nvidiaN``; absent ones are skipped.
-CONTROL_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset", "nvidia-caps", "dri")
+# (``nvidia-caps``, MIG's capability nodes, is root-only and left out.)
+CONTROL_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset", "dri")
 # Where driver libraries live when the loader cache does not list them: mounts made by NVIDIA's
 # container runtime and device plugins, and WSL's driver folder.
 DRIVER_MOUNTS = ("/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/lib/wsl/lib")
