@@ -227,22 +227,40 @@ def _factor_of(globals_: dict, shape: Shape) -> float:
 
 
 def cached_sizes(path: Path) -> dict[str, list[Shape]]:
-    """:func:`derive_sizes` of the file at ``path``, cached by its content."""
+    """:func:`derive_sizes` of the file at ``path``, cached by its content. A cache entry that
+    sets anything but the file's size globals (the temporary folder is shared) is derived anew."""
     source = Path(path).read_bytes()
     digest = hashlib.sha256(source + f"{CI_MAX_ELEMENTS}:{MIN_SCALED}:v4".encode()).hexdigest()[:16]
     cache = CACHE_DIR / f"{Path(path).stem}-{digest}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text(), object_hook=_tuples_back)
     problem = Problem(Path(path), f"rsigym_kernelbench_{digest}")
+    if cache.is_file():
+        try:
+            sizes = json.loads(cache.read_text(), object_hook=_tuples_back)
+        except ValueError:
+            sizes = None
+        if _plausible(sizes, size_globals(problem, structural=True)):
+            return sizes
     sizes = derive_sizes(problem)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(sizes))
     return sizes
 
 
+def _plausible(sizes: Any, globals_: dict[str, Any]) -> bool:
+    """Whether cached ``sizes`` only set size globals, to ints or tuples of ints."""
+    def fine(name: str, value: Any) -> bool:
+        values = value if isinstance(value, tuple) else (value,)
+        return name in globals_ and all(_is_int(v) and v > 0 for v in values)
+
+    return (isinstance(sizes, dict) and set(sizes) == {"ci", "full"} and len(sizes["ci"]) == 3
+            and all(isinstance(shape, dict) and all(fine(k, v) for k, v in shape.items())
+                    for shapes in sizes.values() for shape in shapes))
+
+
 def _tuples_back(entry: dict) -> dict:
     """JSON turns tuples into lists; KernelBench's tuples (``input_shape``) must come back as tuples."""
-    return {key: tuple(value) if isinstance(value, list) else value for key, value in entry.items()}
+    return {key: tuple(value) if isinstance(value, list) and all(_is_int(v) for v in value) else value
+            for key, value in entry.items()}
 
 
 def problem_files(root: Path, levels: Iterable[int] | None = None) -> list[tuple[int, Path]]:

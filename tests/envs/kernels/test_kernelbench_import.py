@@ -180,3 +180,11 @@ def test_fast_p_counts_correct_and_faster_than_eager():
     assert kernelbench.fast_p(results, 2.0) == 0.25
     cpu = [_result(True, None), _result(False, None)]
     assert kernelbench.fast_p(cpu, 0.0) == 0.5 and kernelbench.fast_p(cpu, 1.0) is None, "no speed without a GPU"
+
+
+def test_a_tampered_size_cache_is_derived_anew(checkout):
+    path = checkout / "KernelBench" / "level2" / "1_CrossEntropy.py"
+    sizes = kernelbench.cached_sizes(path)
+    (entry,) = [p for p in kernelbench.CACHE_DIR.glob("1_CrossEntropy-*.json")]
+    entry.write_text('{"ci": [{"Model": 1}, {}, {}], "full": [{}]}')
+    assert kernelbench.cached_sizes(path) == sizes
