@@ -171,3 +171,45 @@ def test_docker_gpu_request_without_the_nvidia_runtime_names_the_fix():
     with pytest.raises(RuntimeError, match="nvidia-container-toolkit.*gpus=\"none\""):
         DockerSandbox(gpus=[0])
     assert DockerSandbox(gpus="none")._device_config() == {}
+
+
+@pytest.fixture
+def discovered_gpu(monkeypatch):
+    """Discovery that reports one GPU with no nodes to bind: the variables, the Triton cache and
+    /sys then take the GPU path for real on a CPU machine."""
+    found = gpu.GpuPassthrough(indices=(0,), env={"CUDA_VISIBLE_DEVICES": "0", "NVIDIA_DRIVER_CAPABILITIES": "compute"})
+    monkeypatch.setattr("rsigym.sandbox.local.gpu_passthrough.discover", lambda gpus: found)
+    return found
+
+
+PROBE = """
+import json, os
+seen = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "TRITON_CACHE_DIR")}
+os.makedirs(seen["TRITON_CACHE_DIR"], exist_ok=True)
+try:
+    open("/sys/rsigym-probe", "w")
+    seen["sys"] = "writable"
+except OSError:
+    seen["sys"] = "pci" if os.path.isdir("/sys/bus/pci") else "absent"
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("confine", [True, False], ids=["confined", "process"])
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_gpu_variables_and_a_private_triton_cache_reach_the_command(discovered_gpu, tmp_path: Path, confine, warm):
+    if confine and not confinement_available():
+        pytest.skip("confined mode needs root and unshare")
+    import json
+
+    sandbox = LocalSandbox(confine=confine, warm=warm)
+    result = sandbox.run([sandbox.python(), "-c", PROBE], tmp_path, 60)
+    assert result.ok, result
+    seen = json.loads(result.stdout)
+    assert seen["CUDA_VISIBLE_DEVICES"] == "0" and seen["NVIDIA_DRIVER_CAPABILITIES"] == "compute"
+    if confine:
+        assert seen["TRITON_CACHE_DIR"] == "/tmp/triton-cache", "in the run's private /tmp"
+        assert seen["sys"] == "pci", "/sys is shown, read-only, when a GPU is passed"
+    else:
+        assert seen["TRITON_CACHE_DIR"] == str(tmp_path / ".rsigym-triton-cache")
+        assert not (tmp_path / ".rsigym-triton-cache").exists(), "the run's Triton cache is removed afterwards"
