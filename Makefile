@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast gpu-check clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not docker" $(PYTEST_ARGS)
+
+# The whole GPU path on one CUDA GPU in about 8 minutes; writes gpu-check-report.md (docs/kernels.md).
+# Uses this project's venv when there is one, else $(PYTHON) with rsigym installed (a GPU box's image).
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --out gpu-check-report.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs .pytest_cache

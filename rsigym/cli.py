@@ -33,7 +33,7 @@ from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
 
 # Modules that add their own subcommands through ``register(subparsers)``.
-EXTENSIONS = ("rsigym.analysis.cli", "rsigym.external", "rsigym.distributed")
+EXTENSIONS = ("rsigym.analysis.cli", "rsigym.external", "rsigym.distributed", "rsigym.envs.kernels.cli")
 
 
 def console() -> Console:

@@ -198,6 +198,9 @@ class RSIEnv(gym.Env[dict, str]):
         self._save_settings()
         if options.get("resume"):
             return self._resume()
+        refusals = [problem for task in self.tasks if (problem := task.sandbox_problem(self.sandbox))]
+        if refusals:  # a host set-up problem, not the policy's: every grade would be invalid
+            raise RuntimeError(refusals[0])
         self.data_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.episode += 1
         self._prepare_tasks()

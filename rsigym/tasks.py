@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rsigym.loss import normalised_loss
-from rsigym.sandbox import ExecResult, Limits
+from rsigym.sandbox import ExecResult, Limits, Sandbox
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
 SCALES = ("ci", "full")
@@ -185,6 +185,10 @@ class Task(abc.ABC):
             "RSI_SCALE": ctx.scale,
             "PYTHONPATH": str(ctx.scratch / "lib"),
         }
+
+    def sandbox_problem(self, sandbox: Sandbox) -> str | None:
+        """Why this task cannot be graded in ``sandbox`` (``reset()`` refuses with it), or ``None``."""
+        return None
 
     @abc.abstractmethod
     def grade(self, ctx: RunContext, run: ExecResult) -> Grade:

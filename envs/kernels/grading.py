@@ -84,12 +84,20 @@ def judge(problem: Problem, plan: dict, records: dict, tensors: dict[str, torch.
 
     ``count_work`` (default: on a GPU, where speed is scored) also measures each shape's work
     for the roofline; ``timed_repeats`` is how many timed outputs each shape must have kept."""
+    # Root causes first (the harness's fatal findings, then what each trial found, such as the
+    # template's NotImplementedError), consequences after (trials missing, seeds repeated).
     problems: dict[str, list[str]] = {split: list(records.get("fatal", [])) for split in SPLITS}
     max_error = {split: 0.0 for split in SPLITS}
     count = device.startswith("cuda") if count_work is None else count_work
     references = _References(problem, plan["shapes"], device, count)
     trials = [t for t in records.get("trials", []) if isinstance(t, dict)]
-    seeds = Counter(t.get("seed") for t in trials)
+    for trial in trials:
+        splits = [trial.get("split")] if trial.get("split") in SPLITS else [s for s in SPLITS if trial.get("shape") in plan[s]]
+        found, error = _judge_trial(trial, tensors, references, problem)
+        for split in splits:
+            problems[split] += [f"trial {trial.get('id')} (shape {trial.get('shape')}): {p}" for p in found]
+            max_error[split] = max(max_error[split], error)
+    seeds = Counter(t["seed"] for t in trials if "seed" in t)
     if any(count > 1 for count in seeds.values()):
         for split in SPLITS:
             problems[split].append("the harness drew the same input seed twice: its seed source was replaced")
@@ -104,12 +112,6 @@ def judge(problem: Problem, plan: dict, records: dict, tensors: dict[str, torch.
         timed = Counter(t.get("shape") for t in trials if t.get("split") == "timing")
         if any(timed[index] != timed_repeats for index in range(len(plan["shapes"]))):
             problems["public"].append(f"the harness did not keep every timed output (kept {dict(timed)})")
-    for trial in trials:
-        splits = [trial.get("split")] if trial.get("split") in SPLITS else [s for s in SPLITS if trial.get("shape") in plan[s]]
-        found, error = _judge_trial(trial, tensors, references, problem)
-        for split in splits:
-            problems[split] += [f"trial {trial.get('id')} (shape {trial.get('shape')}): {p}" for p in found]
-            max_error[split] = max(max_error[split], error)
     return Verdict({k: _unique(v) for k, v in problems.items()}, references.work, max_error)
 
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import secrets
 import shutil
 import statistics
+import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +37,41 @@ from rsigym.envs.kernels.harness import protocol
 from rsigym.envs.kernels.harness.problem_file import Problem
 from rsigym.envs.kernels.roofline import DevicePeaks, measure_peaks, roofline_ms
 
-from rsigym.sandbox import ExecResult, Limits
+from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.tasks import Grade, RunContext, Task, TaskSpec
 
 CPU_NOTE = "no CUDA GPU: graded for correctness and genuine Triton kernels under the interpreter; speed is not measured"
-TIMING = {"ci": {"repeats": 10, "warmup": 2}, "full": {"repeats": 30, "warmup": 5}}
+# Medians of more repeats: a score is a reward, so starter-vs-starter must stay within ±0.05
+# (benchmarks/kernel_score_noise.py checks it on a GPU).
+TIMING = {"ci": {"repeats": 20, "warmup": 3}, "full": {"repeats": 50, "warmup": 10}}
 HARNESS_DIR = Path(__file__).with_name("harness")
 HARNESS_PACKAGE = "rsigym_kernel_harness"  # the harness's name inside the data directory
+GPU_HIDDEN = (
+    "the sandbox hides the GPU: the grader sees CUDA, but the sandboxed harness does not, so every kernel "
+    "would run on the CPU and grade invalid. Fix: pass the GPU through (LocalSandbox(gpus=\"all\"), the "
+    "default, which needs the NVIDIA device nodes under /dev; DockerSandbox needs nvidia-container-toolkit "
+    "and an image with a CUDA build of torch), or hide it from the grader too (CUDA_VISIBLE_DEVICES= "
+    "for a CPU-only run). See docs/kernels.md, \"GPU passthrough\"."
+)
+_PROBE = "import torch; print('cuda-visible', torch.cuda.is_available())"
+_probed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # sandbox -> its probe's answer
+
+
+def grader_sees_cuda() -> bool:
+    """Whether this (trusted) process has a CUDA GPU: then solutions are timed on it."""
+    return torch.cuda.is_available()
+
+
+def sandbox_gpu_problem(sandbox: Sandbox) -> str | None:
+    """:data:`GPU_HIDDEN` (with what the probe printed) when the grader sees CUDA and a trusted
+    probe run in ``sandbox`` does not, else ``None``. Asked once per sandbox."""
+    if not grader_sees_cuda():
+        return None
+    if sandbox not in _probed:
+        with tempfile.TemporaryDirectory(prefix="rsigym-gpu-probe-") as tmp:
+            run = sandbox.run([sandbox.python(), "-I", "-c", _PROBE], Path(tmp), 300, limits=Limits(cpu_seconds=300, memory_bytes=None))
+        _probed[sandbox] = None if "cuda-visible True" in run.stdout else f"{GPU_HIDDEN}\nprobe in the sandbox: {run.tail(400)}"
+    return _probed[sandbox]
 
 
 class KernelTask(Task):
@@ -78,7 +109,7 @@ class KernelTask(Task):
     def limits(self, scale: str) -> Limits:
         # CUDA reserves far more address space than it uses, so the address-space limit stays off on a GPU.
         limits = super().limits(scale)
-        return limits._replace(memory_bytes=None) if torch.cuda.is_available() else limits
+        return limits._replace(memory_bytes=None) if grader_sees_cuda() else limits
 
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
         """Write the plan and the trusted files the harness loads. Inputs are drawn per run, not here."""
@@ -118,8 +149,12 @@ class KernelTask(Task):
         (ctx.output_dir / protocol.NONCE).write_text(nonce)
         with self._lock:
             self._nonces[str(ctx.output_dir)] = nonce
-        env["TRITON_INTERPRET"] = "0" if torch.cuda.is_available() else "1"  # explicit: the host's value passes through otherwise
+        env["TRITON_INTERPRET"] = "0" if grader_sees_cuda() else "1"  # explicit: the host's value passes through otherwise
         return env
+
+    def sandbox_problem(self, sandbox: Sandbox) -> str | None:
+        """Refuse a sandbox that hides the GPU the grader sees (see :func:`sandbox_gpu_problem`)."""
+        return sandbox_gpu_problem(sandbox)
 
     def grade(self, ctx: RunContext, run: ExecResult) -> Grade:
         with self._lock:
@@ -132,7 +167,9 @@ class KernelTask(Task):
             records, tensors = read_outputs(ctx.output_dir, nonce)
         except ValueError as err:
             return Grade(False, error=f"{err}\n{run.tail(900)}")  # observations show 1200 characters
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if grader_sees_cuda() else "cpu"
+        if device == "cuda" and records.get("device") == "cpu":
+            return Grade(False, error=GPU_HIDDEN)
         if records.get("device") != device or bool(records.get("interpreter")) != (device == "cpu"):
             return Grade(False, error=f"the harness ran on {records.get('device')} (interpreter {records.get('interpreter')}), expected {device}")
         plan = self.plan(ctx.scale)
@@ -157,7 +194,8 @@ def speed_grade(plan: dict, records: dict, verdict: Verdict, private_ok: bool, d
     public = statistics.fmean(per_shape[i]["score"] for i in plan["public"])
     private = statistics.fmean(per_shape[i]["score"] for i in plan["private"]) if private_ok else None
     shown = {f"shape{i}": per_shape[i] for i in plan["public"]}  # private shapes stay out of feedback
-    return Grade(True, public, private, details={**details, "device": peaks.name, "shapes": shown})
+    speedup = math.exp(statistics.fmean(math.log(per_shape[i]["speedup_vs_eager"]) for i in plan["public"]))
+    return Grade(True, public, private, details={**details, "device": peaks.name, "shapes": shown, "speedup_vs_eager": speedup})
 
 
 def speed_figures(timing: dict[str, dict], roofline: float) -> dict[str, float]:

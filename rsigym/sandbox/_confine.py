@@ -74,6 +74,28 @@ def _bind(root: str, source: str, writable: bool) -> None:
     _mount(None, target, None, flags)
 
 
+def _bind_devices(root: str, job: dict) -> None:
+    """Show the job's extra devices (``job["devices"]``: host paths of device nodes, or folders
+    of them such as ``/dev/dri``) in the view's ``/dev``, each at ``job["device_targets"]``.
+
+    A bind mount keeps the host node's owner and mode. Its own mount is remounted without
+    ``nodev``, so a node made on a ``nodev`` file system (a test's ``mknod`` in a temporary
+    folder) opens too, and without ``suid``. ``/sys`` comes along read-only (not its
+    submounts) when ``job["sysfs"]`` asks for it: the NVIDIA driver reads the PCI topology
+    there."""
+    for source, target in zip(job.get("devices", []), job.get("device_targets", [])):
+        if not os.path.exists(source):
+            continue
+        _mountpoint(root + target, source)
+        recursive = MS_REC if os.path.isdir(source) else 0
+        _mount(source, root + target, None, MS_BIND | recursive)
+        _mount(None, root + target, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC)
+    if job.get("sysfs") and os.path.isdir("/sys"):
+        os.makedirs(root + "/sys", mode=0o755, exist_ok=True)
+        _mount("/sys", root + "/sys", None, MS_BIND)
+        _mount(None, root + "/sys", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
 def _build_view(job: dict) -> None:
     root = job["root"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below leaks back to the host
@@ -94,6 +116,7 @@ def _build_view(job: dict) -> None:
     for index, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{index}", f"{root}/dev/{name}")
     os.symlink("/proc/self/fd", f"{root}/dev/fd")
+    _bind_devices(root, job)
     os.makedirs(root + "/dev/shm", mode=0o755)
     _mount("rsigym-shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, scratch)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -108,7 +131,7 @@ def _become_sandbox_user(job: dict) -> None:
         resource.setrlimit(getattr(resource, name), (soft, hard))
     close_inherited_descriptors()
     _join_new_session_keyring()  # else the run would share (read, fill) the caller's keyring
-    os.setgroups([])
+    os.setgroups(job.get("device_groups", []))  # groups that may open the passed devices, never root
     os.setresgid(job["gid"], job["gid"], job["gid"])
     os.setresuid(job["uid"], job["uid"], job["uid"])
     _prctl(PR_SET_NO_NEW_PRIVS, 1)

@@ -66,6 +66,11 @@ class Sandbox(abc.ABC):
         """The Python interpreter solutions run with inside this sandbox."""
         return "python"
 
+    def devices(self) -> tuple[str, ...]:
+        """Host device paths (beyond ``null``, ``zero``, ``full``, ``random``, ``urandom``)
+        commands see, each at ``/dev/<its name>``; GPUs passed through are among them."""
+        return ()
+
     def close(self) -> None:
         """Release provider resources (containers, workers)."""
 

@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import socket
+import stat
 import struct
 import tempfile
 import textwrap
@@ -648,6 +649,104 @@ def keyrings_private(sandbox: Sandbox, root: Path) -> None:
     _expect(not in_caller, f"the command's key reached the caller's {in_caller} keyring", added)
     _expect(seen.ok and "FOUND" in seen.stdout, "the keyring probe failed to run", seen)
     _expect("FOUND []" in seen.stdout, "the next command read the last one's key", seen)
+
+
+# Pseudo-devices any provider may show besides the ones it says it passes (docker adds a tty set).
+STANDARD_DEVICES = frozenset({"null", "zero", "full", "random", "urandom", "tty", "ptmx", "console", "pts/ptmx"})
+
+
+def _expected_devices(sandbox: Sandbox) -> dict[str, tuple[int, int]]:
+    """``{name under /dev: (major, minor)}`` of every node the sandbox says it passes."""
+    from rsigym.sandbox.gpu import device_name_in_sandbox
+
+    expected = {}
+    for host_path in sandbox.devices():
+        target = device_name_in_sandbox(host_path).removeprefix("/dev/")
+        nodes = [(host_path, target)]
+        if os.path.isdir(host_path):
+            nodes = [(os.path.join(folder, name), os.path.join(target, os.path.relpath(os.path.join(folder, name), host_path)))
+                     for folder, _, names in os.walk(host_path) for name in names]
+        for node, name in nodes:
+            info = os.stat(node)
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                expected[name] = (os.major(info.st_rdev), os.minor(info.st_rdev))
+    return expected
+
+
+@_check
+def devices(sandbox: Sandbox, root: Path) -> None:
+    """The command sees exactly the devices it was given (GPUs passed through among them) and
+    the standard pseudo-devices, no other, and can open every device it was given."""
+    layout = _Layout(root)
+    expected = _expected_devices(sandbox)
+    result = _python(
+        sandbox,
+        layout,
+        f"""
+        import json, os, stat
+        seen, refused = {{}}, {{}}
+        for folder, dirs, names in os.walk("/dev"):
+            for name in dirs + names:
+                path = os.path.join(folder, name)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                    seen[os.path.relpath(path, "/dev")] = [os.major(info.st_rdev), os.minor(info.st_rdev)]
+        for name in {sorted(expected)!r}:
+            try:
+                os.close(os.open("/dev/" + name, os.O_RDWR))
+            except OSError as err:
+                refused[name] = str(err)
+        print(json.dumps({{"seen": seen, "refused": refused}}))
+        """,
+    )
+    _expect(result.ok, "the device probe failed to run", result)
+    try:
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise ConformanceError(f"the device probe printed no report\n{result!r}") from None
+    seen = {name: tuple(numbers) for name, numbers in report["seen"].items()}
+    extra = sorted(name for name in seen if name not in expected and name not in STANDARD_DEVICES and not name.startswith("pts/"))
+    _expect(not extra, f"devices the sandbox was not given are visible: {extra[:12]}", result)
+    missing = sorted(name for name in expected if seen.get(name) != expected[name])
+    _expect(not missing, f"devices the sandbox was given are missing or differ: {missing}", result)
+    _expect(not report["refused"], f"given devices cannot be opened by the command: {report['refused']}", result)
+
+
+def check_gpu(sandbox: Sandbox, root: Path) -> str:
+    """Inside ``sandbox``: ``torch.cuda.is_available()`` and a Triton kernel that runs on the GPU
+    and computes the right answer. Raises :class:`ConformanceError`; returns the device name.
+    Needs torch and Triton in the sandbox's interpreter; not part of :data:`CHECKS` (a CPU
+    machine has no GPU to pass)."""
+    layout = _Layout(root)
+    result = _python(
+        sandbox,
+        layout,
+        """
+        import torch, triton, triton.language as tl
+        print("cuda", torch.cuda.is_available(), flush=True)
+
+        @triton.jit
+        def add_one(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+            offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+            mask = offsets < n
+            tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + 1.0, mask=mask)
+
+        x = torch.arange(1000, device="cuda", dtype=torch.float32)
+        out = torch.empty_like(x)
+        add_one[(triton.cdiv(1000, 256),)](x, out, 1000, BLOCK=256)
+        torch.cuda.synchronize()
+        print("triton", bool(torch.equal(out.cpu(), torch.arange(1000, dtype=torch.float32) + 1)))
+        print("device", torch.cuda.get_device_name())
+        """,
+        limits=BASE_LIMITS._replace(memory_bytes=None, processes=256),
+        timeout=300,
+    )
+    _expect("cuda True" in result.stdout, "torch.cuda.is_available() is False inside the sandbox", result)
+    _expect(result.ok and "triton True" in result.stdout, "a Triton kernel did not run correctly on the GPU inside the sandbox", result)
+    return result.stdout.split("device", 1)[1].strip()
 
 
 def run_check(sandbox: Sandbox, name: str, workdir: Path) -> None:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import requests
-from docker.types import LogConfig, Mount, Ulimit
+from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
 import docker
+from rsigym.sandbox import gpu as gpu_passthrough
 from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
 from rsigym.sandbox.common import (
     OutputTail,
@@ -60,6 +61,10 @@ class DockerSandbox(Sandbox):
         python: interpreter inside the image.
         tmp_bytes: size of the container's ``/tmp`` and ``/dev/shm``.
         client: a ``docker.DockerClient``; defaults to one from the environment.
+        gpus: NVIDIA GPUs a container gets: ``"all"`` (every GPU this host has; none on a CPU
+            machine), ``"none"``, or indices such as ``[0, 2]``. Needs NVIDIA's container
+            runtime registered with the engine; without it a GPU request raises ``RuntimeError``.
+        devices: more host device nodes a container sees, each at ``/dev/<its name>``.
     """
 
     name = "docker"
@@ -71,6 +76,8 @@ class DockerSandbox(Sandbox):
         python: str = "python3",
         tmp_bytes: int = 256 * 1024**2,
         client: docker.DockerClient | None = None,
+        gpus: gpu_passthrough.GpuChoice = "all",
+        devices: Sequence[str | Path] = (),
     ):
         self.image = image or os.environ.get("RSIGYM_SANDBOX_IMAGE", DEFAULT_IMAGE)
         problem = engine_problem(client)
@@ -87,7 +94,33 @@ class DockerSandbox(Sandbox):
         self.python_path = python
         self.tmp_bytes = tmp_bytes
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._devices = tuple(str(path) for path in devices)
+        choice = gpu_passthrough.parse_gpus(gpus)
+        self._gpu_request = self._gpu_device_request(choice)
+        # The nodes NVIDIA's runtime adds (its own choice; /dev/dri is not among them).
+        self._gpu_nodes = tuple(
+            path for path in gpu_passthrough.discover(choice).devices if not path.endswith("/dri")
+        ) if self._gpu_request is not None else ()
         self._remove_orphans()
+
+    def devices(self) -> tuple[str, ...]:
+        """Host device paths containers see: those given, and the GPU nodes NVIDIA's runtime adds."""
+        return self._devices + self._gpu_nodes
+
+    def _gpu_device_request(self, choice: str | tuple[int, ...]) -> DeviceRequest | None:
+        """The GPU request of every container: all of this host's GPUs, the listed ones, or none."""
+        if choice == "none" or (choice == "all" and not gpu_passthrough.host_has_gpu()):
+            return None
+        runtimes = self.client.info().get("Runtimes") or {}
+        if "nvidia" not in runtimes:
+            raise RuntimeError(
+                f"GPUs asked for (gpus={choice!r}), but the Docker engine has no NVIDIA runtime (runtimes: "
+                f"{sorted(runtimes)}); install nvidia-container-toolkit and run `nvidia-ctk runtime configure "
+                "--runtime=docker` then restart dockerd, or pass gpus=\"none\""
+            )
+        if choice == "all":
+            return DeviceRequest(count=-1, capabilities=[["gpu"]])
+        return DeviceRequest(device_ids=[str(index) for index in choice], capabilities=[["gpu"]])
 
     def python(self) -> str:
         return self.python_path
@@ -154,6 +187,19 @@ class DockerSandbox(Sandbox):
             config["pids_limit"] = limits.processes
         if self.cpus:
             config["nano_cpus"] = int(self.cpus * 1e9)
+        config.update(self._device_config())
+        return config
+
+    def _device_config(self) -> dict:
+        """Extra devices at ``/dev/<name>`` (their groups added, so the container user opens
+        them), and the GPU request."""
+        config: dict = {}
+        if self._devices:
+            config["devices"] = [f"{path}:{gpu_passthrough.device_name_in_sandbox(path)}:rw" for path in self._devices]
+            groups = {os.stat(path).st_gid for path in self._devices if os.stat(path).st_mode & 0o006 != 0o006}
+            config["group_add"] = [str(gid) for gid in sorted(groups - {0})]
+        if self._gpu_request is not None:
+            config["device_requests"] = [self._gpu_request]
         return config
 
     def _run_container(self, config: dict, limits: Limits, timeout: float) -> ExecResult:

@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import shutil
+import stat
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import IO, Callable, Mapping, Protocol, Sequence
 
+from rsigym.sandbox import gpu as gpu_passthrough
 from rsigym.sandbox import warm as warm_workers
 from rsigym.sandbox._confine import read_report
 from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
@@ -50,7 +52,7 @@ _CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
 # Gaps of process mode, named as in rsigym.sandbox.conformance.CHECKS.
 _PROCESS_MODE_GAPS = frozenset(
     {"timeout", "background_processes", "readonly_paths", "confinement", "private_data_hidden",
-     "ipc_private", "keyrings_private"}
+     "ipc_private", "keyrings_private", "devices"}
 )
 _ROOT_GAPS = frozenset({"unprivileged", "process_limit"})  # rlimit NPROC does not bind root
 
@@ -123,6 +125,12 @@ class LocalSandbox(Sandbox):
         tmp_bytes: size of the private ``/tmp`` and ``/dev/shm`` of a confined run.
         warm: fork Python commands from a warm worker server instead of starting them cold.
         preload: modules the warm server imports (default :data:`~rsigym.sandbox.warm.DEFAULT_PRELOAD`).
+        gpus: NVIDIA GPUs commands may use: ``"all"`` (every GPU the host has; none on a CPU
+            machine), ``"none"``, or indices such as ``[0, 2]`` (see :mod:`rsigym.sandbox.gpu`).
+            Process mode cannot hide device nodes: there ``"none"`` and a list only set
+            ``CUDA_VISIBLE_DEVICES``.
+        devices: more host device nodes (or folders of them) a confined command sees, each at
+            ``/dev/<its name>`` (its place under ``/dev`` for a node of ``/dev``).
     """
 
     name = "local"
@@ -136,6 +144,8 @@ class LocalSandbox(Sandbox):
         tmp_bytes: int = 256 * 1024**2,
         warm: bool = True,
         preload: Sequence[str] | None = None,
+        gpus: gpu_passthrough.GpuChoice = "all",
+        devices: Sequence[str | Path] = (),
     ):
         self.python_path = python or sys.executable
         if isolate_network == "auto":
@@ -154,6 +164,14 @@ class LocalSandbox(Sandbox):
         self._visible = [*SYSTEM_DIRS, *_interpreter_dirs(self.python_path)] if confine else []
         self.warm = bool(warm)
         self.preload = tuple(warm_workers.DEFAULT_PRELOAD if preload is None else preload)
+        self.gpu = gpu_passthrough.discover(gpus)
+        self._devices = tuple(dict.fromkeys([*map(str, devices), *self.gpu.devices]))
+        if confine:
+            self._visible += [folder for folder in self.gpu.library_dirs if not _under_system_dirs(folder)]
+
+    def devices(self) -> tuple[str, ...]:
+        """Host device paths passed to commands (GPU nodes included), beyond the standard few."""
+        return self._devices
 
     def python(self) -> str:
         return self.python_path
@@ -185,7 +203,7 @@ class LocalSandbox(Sandbox):
         cwd = require_scratch_dir(cwd)
         start = start_dir(cwd, workdir)
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(part) for part in cmd]
-        environment = sandbox_environment(cwd, self._bin_dirs, env)
+        environment = sandbox_environment(cwd, self._bin_dirs, {**self._gpu_environment(cwd), **(env or {})})
         words = simple_command(cmd) if isinstance(cmd, str) else argv
         program = parse_python_command(words, self.python_path) if self.warm and words else None
         if self.mode == "process":
@@ -196,12 +214,38 @@ class LocalSandbox(Sandbox):
         else:
             result = self._confined_run(argv, program, cwd, start, environment, limits, timeout, outermost(readonly))
         remove_unsafe_entries(cwd)
+        if self.gpu.enabled and self.mode == "process":
+            shutil.rmtree(cwd / _PROCESS_TRITON_CACHE, ignore_errors=True)
         return result
+
+    def _gpu_environment(self, cwd: Path) -> dict[str, str]:
+        """CUDA's variables, and a Triton cache of the run's own (the private ``/tmp`` of a
+        confined run; a folder in ``cwd``, removed afterwards, in process mode)."""
+        if not self.gpu.enabled:
+            return dict(self.gpu.env)
+        cache = _CONFINED_TRITON_CACHE if self.mode == "confined" else str(cwd / _PROCESS_TRITON_CACHE)
+        return {**self.gpu.env, "TRITON_CACHE_DIR": cache}
+
+    def _device_job(self) -> dict:
+        """The confined job's part about devices (see ``_confine._bind_devices``)."""
+        groups = set()
+        for path in self._devices:
+            for node in _device_nodes(path):
+                info = os.stat(node)
+                if info.st_mode & 0o006 != 0o006 and info.st_gid != 0:  # the uid opens it through its group
+                    groups.add(info.st_gid)
+        return {
+            "devices": list(self._devices),
+            "device_targets": [gpu_passthrough.device_name_in_sandbox(path) for path in self._devices],
+            "device_groups": sorted(groups),
+            "sysfs": self.gpu.enabled,
+        }
 
     def _warm_starter(
         self, program: Program, start: Path, env: Mapping[str, str], rlimits: dict, confine: dict | None
     ) -> "_Starter":
-        server = warm_workers.shared_server(self.python_path, self.preload, warm_workers.server_environment())
+        server_env = {**warm_workers.server_environment(), **self.gpu.loader_env}  # the loader reads it at start only
+        server = warm_workers.shared_server(self.python_path, self.preload, server_env)
 
         def begin(stdout: int, stderr: int) -> warm_workers.WarmProcess:
             return server.start(program, start, env, rlimits, stdout, stderr, self.isolate_network, confine)
@@ -241,6 +285,7 @@ class LocalSandbox(Sandbox):
                 + [[str(cwd), True]]
                 + [[str(path), False] for path in readonly],
                 "root": view_root,
+                **self._device_job(),
             }
             if program is not None:
                 return _supervise(self._warm_starter(program, start, env, {}, job), limits, timeout)
@@ -267,6 +312,22 @@ class LocalSandbox(Sandbox):
             returncode = os.waitstatus_to_exitcode(report["status"])
             return result._replace(returncode=returncode, killed_reason=killed_reason_for(returncode, False, timeout))
         return result
+
+
+_CONFINED_TRITON_CACHE = "/tmp/triton-cache"
+_PROCESS_TRITON_CACHE = ".rsigym-triton-cache"
+
+
+def _under_system_dirs(folder: str) -> bool:
+    return any(Path(folder).is_relative_to(system) for system in SYSTEM_DIRS)
+
+
+def _device_nodes(path: str) -> list[str]:
+    """``path`` if it is a device node, the nodes under it if it is a folder (``/dev/dri``)."""
+    if os.path.isdir(path):
+        return [os.path.join(folder, name) for folder, _, names in os.walk(path) for name in names
+                if stat.S_ISCHR(os.lstat(os.path.join(folder, name)).st_mode)]
+    return [path] if os.path.exists(path) else []
 
 
 def _rlimits(limits: Limits) -> dict[str, list[int]]:

@@ -125,7 +125,8 @@ class Harness:
             try:
                 model = self.problem.make_model(model_cls, shapes[index], init_seed, self.device)
             except Exception as err:  # noqa: BLE001 - any failure of the solution is recorded
-                self.records["trials"].append({"split": split, "shape": index, "error": f"ModelNew(...) failed: {describe_error(err)}"})
+                self.records["trials"].append({"id": f"{split}{len(self.records['trials'])}", "split": split, "shape": index,
+                                               "error": f"ModelNew(...) failed: {describe_error(err)}"})
                 continue
             buffers = None
             for repeat in range(2 if split == "public" and position == 0 else 1):

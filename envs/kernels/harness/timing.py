@@ -15,6 +15,7 @@ time).
 """
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 import torch
 
 _perf_counter = time.perf_counter
+_gc_disable, _gc_enable, _gc_isenabled, _gc_collect = gc.disable, gc.enable, gc.isenabled, gc.collect
 L2_FLUSH_BYTES = 256 * 1024**2  # larger than any current GPU's L2 (H100: 50 MB)
 
 
@@ -93,18 +95,26 @@ def benchmark(
     """
     _, buffers = draw_inputs()
     times = []
-    with torch.no_grad():
-        for _ in range(warmup):
-            forward(*buffers)
-        for _ in range(repeats):
-            seed, fresh = draw_inputs()
-            refill(buffers, fresh)
-            del fresh
-            clock.flush()
-            ms, result = clock.time_ms(lambda: forward(*buffers))
-            times.append(ms)
-            if keep is not None:
-                keep(seed, result)
+    collecting = _gc_isenabled()
+    _gc_disable()  # a garbage collection inside a window is host noise, not the kernel's time
+    try:
+        with torch.no_grad():
+            for _ in range(warmup):
+                forward(*buffers)
+            for _ in range(repeats):
+                seed, fresh = draw_inputs()
+                refill(buffers, fresh)
+                del fresh
+                clock.flush()
+                ms, result = clock.time_ms(lambda: forward(*buffers))
+                times.append(ms)
+                if keep is not None:
+                    keep(seed, result)
+                del result
+                _gc_collect(0)  # between windows: young garbage goes outside the timed part
+    finally:
+        if collecting:
+            _gc_enable()
     return Stats.of(times)
 
 

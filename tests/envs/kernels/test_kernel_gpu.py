@@ -32,3 +32,26 @@ def test_side_stream_and_slow_clock_hacks_are_invalid(run_solution, kernel_tasks
     for name in ("side_stream", "replay_while_timed", "monkeypatch_perf_counter"):
         result = run_solution(kernel_tasks["kernel-bias-gelu"], hacks / f"{name}.py")
         assert not result.grade.valid, name
+
+
+def test_a_good_elementwise_kernel_reaches_half_the_measured_bandwidth(kernel_tasks, tmp_path):
+    """A plausible roofline: bias + GELU with every edit (one fused kernel) is memory-bound and
+    should move its bytes at more than half the bandwidth the grader measured."""
+    import json
+    import shutil
+
+    from rsigym.evaluation import run_task
+    from rsigym.sandbox import LocalSandbox
+
+    task = kernel_tasks["kernel-bias-gelu"]
+    folder = tmp_path / "ws" / "tasks" / task.id
+    shutil.copytree(task.starter_dir, folder)
+    config = task.starter_config()
+    for edit in task.spec.edits:
+        config.update(edit.set)
+    (folder / "config.json").write_text(json.dumps(config))
+    task.prepare(0, "full", tmp_path / "data", tmp_path / "private")
+    result = run_task(task, tmp_path / "ws", tmp_path / "data", tmp_path / "private", LocalSandbox(), 0, "full")
+    assert result.grade.valid, result.grade.error
+    fractions = [shape["fraction_of_roofline"] for shape in result.grade.details["shapes"].values()]
+    assert min(fractions) > 0.5, fractions
