@@ -16,6 +16,7 @@ from rich.table import Table
 
 import rsigym  # noqa: F401  (registers the env ids)
 from rsigym.agents import AGENTS, make_agent
+from rsigym.analysis.tensorboard import TensorBoardLogger
 from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
@@ -68,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               "covariates": dict(args.covariate or ())}
     if args.tasks:
         kwargs["tasks"] = args.tasks
-    env = gym.make(args.env_id, **kwargs)
+    env = TensorBoardLogger(gym.make(args.env_id, **kwargs))  # writes <run>/tb/
     agent = make_agent(args.agent, env, seed=args.seed)
     out.print(f"[bold]{args.env_id}[/] agent={args.agent} seed={args.seed} run_dir={run_dir}")
     for episode in range(args.episodes):
@@ -77,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         info, total = play(env, agent, obs, info, out, f"episode {episode}")
         out.print(_summary(start, info, total))
     env.close()
-    out.print(f"run log: {run_dir / 'log.jsonl'}")
+    out.print(f"run log: {run_dir / 'log.jsonl'}, TensorBoard: {run_dir / 'tb'}")
     return 0
 
 
