@@ -25,6 +25,7 @@ from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.tasks import SCALES
+from rsigym.textspace import ObservationText
 from rsigym.workspace import Workspace
 
 MAX_ACTION_CHARS = 200_000
@@ -171,7 +172,7 @@ class RSIEnv(gym.Env[dict, str]):
         n = len(self.tasks)
         self.observation_space = spaces.Dict(
             {
-                "text": spaces.Text(max_length=max_text_chars, min_length=0, charset=CHARSET),
+                "text": ObservationText(max_length=max_text_chars, min_length=0, charset=CHARSET),
                 "losses": spaces.Box(LOSS_MIN, LOSS_MAX, shape=(n,), dtype=np.float32),
                 "loss": spaces.Box(LOSS_MIN, LOSS_MAX, shape=(1,), dtype=np.float32),
                 "budget": spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32),
