@@ -3,7 +3,6 @@ Ray cluster started on this machine (RLlib's PPO: tests/ecosystem/test_rllib.py)
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
