@@ -96,11 +96,11 @@ class RSIEnv(gym.Env[dict, str]):
       :meth:`stats` hold them either way.
 
     ## Info
-    Deterministic for a seed and actions: ``iteration``, ``step``, ``losses``, ``loss``,
-    ``scores``, ``valid``, ``errors``, ``medals``, ``details``, ``ops``, ``kinds``,
-    ``evaluated``, ``budget``, ``run_dir``, ``log_path``; at the episode's end
-    ``private_loss`` and ``private_losses``. rsigym never writes ``info["episode"]``:
-    Gymnasium's and SB3's episode-statistics wrappers own that key.
+    The same for the same seed and actions (``run_dir`` and ``log_path`` name this env's
+    folder): ``iteration``, ``step``, ``losses``, ``loss``, ``scores``, ``valid``, ``errors``,
+    ``medals``, ``details``, ``ops``, ``kinds``, ``evaluated``, ``budget``, ``run_dir``,
+    ``log_path``; at the episode's end ``private_loss`` and ``private_losses``. rsigym never
+    writes ``info["episode"]``: Gymnasium's and SB3's episode-statistics wrappers own that key.
 
     ## Version History
     - v0: initial release.
@@ -327,6 +327,8 @@ class RSIEnv(gym.Env[dict, str]):
 
     def stats(self) -> dict[str, Any]:
         """What differs between identical runs: episode counter, seconds so far, grade-cache hits."""
+        if self.workspace is None:
+            raise gym.error.ResetNeeded("call reset() before stats()")
         return {
             "episode": self.episode,
             "wall_s": time.monotonic() - self.started,
