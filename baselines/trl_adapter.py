@@ -37,7 +37,7 @@ import gymnasium as gym
 from rsigym.baselines.llm_agent import PROTOCOL, extract_action
 
 ENV_ID = "RSI-MLE-v0"
-DEFAULT_ENV_KWARGS: dict[str, Any] = {"iterations": 1, "info_stats": False}
+DEFAULT_ENV_KWARGS: dict[str, Any] = {"iterations": 1}
 
 
 def task_briefs(env: gym.Env) -> str:
@@ -106,7 +106,7 @@ class RSIToolEnv:
     """``environment_factory`` hook: one episode per rollout; the workspace ops are its tools."""
 
     def __init__(self, env_id: str = ENV_ID, **env_kwargs: Any):
-        self.env = gym.make(env_id, **{"iterations": 4, **env_kwargs, "auto_evaluate": False, "info_stats": False})
+        self.env = gym.make(env_id, **{"iterations": 4, **env_kwargs, "auto_evaluate": False})
         self.total = 0.0
         self.done = False
 

@@ -28,6 +28,7 @@ from rich.table import Table
 
 import rsigym  # noqa: F401  (registers the env ids)
 from rsigym.agents import AGENTS, load_agent_factory, make_agent
+from rsigym.analysis.tensorboard import TensorBoardLogger
 from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
@@ -133,7 +134,7 @@ def start_run(env_id: str, kwargs: dict[str, Any], agent_name: str, seed: int) -
     created = [folder for folder in (run_dir, *run_dir.parents) if not folder.exists()]  # innermost first
     env = None
     try:
-        env = gym.make(env_id, **kwargs)
+        env = TensorBoardLogger(gym.make(env_id, **kwargs))  # writes <run>/tb/
         agent = make_agent(agent_name, env, seed=seed)
         return env, agent, env.reset(seed=seed)
     except BaseException:
@@ -164,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.print(_summary(start, info, total))
     finally:
         env.close()
-    out.print(f"run log: {run_dir / 'log.jsonl'}")
+    out.print(f"run log: {run_dir / 'log.jsonl'}, TensorBoard: {run_dir / 'tb'}")
     return 0
 
 

@@ -20,12 +20,14 @@ from rsigym import operations
 from rsigym.actions import parse_action
 from rsigym.envs.suites import load_suite
 from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult
+from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.tasks import SCALES
+from rsigym.textspace import ObservationText
 from rsigym.workspace import Workspace
 
 MAX_ACTION_CHARS = 200_000
@@ -87,14 +89,27 @@ class RSIEnv(gym.Env[dict, str]):
       ``<run>/grades/`` for resumed runs (keyed by a content hash of each task's
       folder and of the shared files its run read, the seed, the scale and the sandbox;
       only the tasks an edit touches are graded again); False grades afresh.
-    - ``info_stats`` (True): add the episode counter, timings (``wall_s``, ``compute_s``) and
-      grade-cache hits to ``info``; these differ between otherwise identical runs.
+    - ``render_mode`` (None): ``"ansi"`` — ``render()`` returns the observation text;
+      ``"rgb_array"`` — that text drawn as a fixed-size RGB image (for video recorders; it is
+      also what SB3's ``make_vec_env`` asks for by default).
+    - ``info_stats`` (False): also put ``info["rsi"]`` = :meth:`stats` (episode counter, wall and
+      compute seconds, grade-cache hits). These differ between two runs with the same seed and
+      actions, so Gymnasium's ``check_env`` determinism check fails with them; the run log and
+      :meth:`stats` hold them either way.
+
+    ## Info
+    The same for the same seed and actions (``run_dir`` and ``log_path`` name this env's
+    folder): ``iteration``, ``step``, ``losses``, ``loss``, ``scores``, ``valid``, ``errors``,
+    ``medals``, ``details``, ``ops``, ``kinds``, ``evaluated``, ``budget``, ``run_dir``,
+    ``log_path``; at the episode's end ``private_loss`` and ``private_losses``. rsigym never
+    writes ``info["episode"]``: Gymnasium's and SB3's episode-statistics wrappers own that key.
 
     ## Version History
     - v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    # One rendered frame per step; at 1 fps a recorded video shows each step's text for a second.
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
 
     def __init__(
         self,
@@ -114,7 +129,7 @@ class RSIEnv(gym.Env[dict, str]):
         covariates: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
         max_text_chars: int = 16_000,
-        info_stats: bool = True,
+        info_stats: bool = False,
         shared_cache: bool = True,
         backend: str = "local",
         ray_address: str | None = None,
@@ -123,8 +138,9 @@ class RSIEnv(gym.Env[dict, str]):
             raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
         if iterations < 1:
             raise ValueError("iterations must be at least 1")
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode {render_mode!r} is not supported; use 'ansi' or None")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; use one of "
+                             f"{self.metadata['render_modes']} or None")
         self.tasks = load_suite(suite, tasks)
         self.scale = scale
         self.iterations = int(iterations)
@@ -160,7 +176,7 @@ class RSIEnv(gym.Env[dict, str]):
         n = len(self.tasks)
         self.observation_space = spaces.Dict(
             {
-                "text": spaces.Text(max_length=max_text_chars, min_length=0, charset=CHARSET),
+                "text": ObservationText(max_length=max_text_chars, min_length=0, charset=CHARSET),
                 "losses": spaces.Box(LOSS_MIN, LOSS_MAX, shape=(n,), dtype=np.float32),
                 "loss": spaces.Box(LOSS_MIN, LOSS_MAX, shape=(1,), dtype=np.float32),
                 "budget": spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32),
@@ -308,8 +324,24 @@ class RSIEnv(gym.Env[dict, str]):
         self.log.append(record)
         return self._observation(), float(reward), self.submitted, truncated, self._info(results, evaluated)
 
-    def render(self) -> str | None:
-        return self._text if self.render_mode == "ansi" else None
+    def render(self) -> str | np.ndarray | None:
+        """The last observation text (``"ansi"``), or that text as an RGB image (``"rgb_array"``)."""
+        if self.render_mode == "ansi":
+            return self._text
+        if self.render_mode == "rgb_array":
+            return text_frame(self._text)
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        """What differs between identical runs: episode counter, seconds so far, grade-cache hits."""
+        if self.workspace is None:
+            raise gym.error.ResetNeeded("call reset() before stats()")
+        return {
+            "episode": self.episode,
+            "wall_s": time.monotonic() - self.started,
+            "compute_s": self.compute_used,
+            "cached": {k: r.cached for k, r in self.result.results.items()},
+        }
 
     def close(self) -> None:
         self.evaluator.close()
@@ -419,13 +451,8 @@ class RSIEnv(gym.Env[dict, str]):
             "run_dir": str(self.run_dir),
             "log_path": str(self.log.path),
         }
-        if self.info_stats:
-            info.update(
-                episode=self.episode,
-                compute_s=self.compute_used,
-                wall_s=time.monotonic() - self.started,
-                cached={k: r.cached for k, r in result.results.items()},
-            )
+        if self.info_stats:  # kept out by default: check_env compares infos of identical steps
+            info["rsi"] = self.stats()
         if self.done:
             info["private_loss"] = result.private_loss
             info["private_losses"] = dict(result.private_losses)

@@ -1,9 +1,8 @@
 """The Ray backend (rsigym.distributed): episodes as Ray tasks, grading on Ray actors, a two-node
-Ray cluster started on this machine, and RLlib's PPO training on the menu env."""
+Ray cluster started on this machine (RLlib's PPO: tests/ecosystem/test_rllib.py)."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
@@ -257,33 +256,3 @@ def test_two_node_cluster_runs_work_on_both_nodes(two_nodes, make_env):
     assert set(evaluator.graded_on.values()) == {two_nodes["worker"]}
     assert result.losses == info["losses"]
 
-
-# -- RLlib --------------------------------------------------------------------------------------------
-def test_rllib_ppo_trains_on_the_menu_env(local_ray):
-    pytest.importorskip("ray.rllib", reason="RLlib is not installed: pip install 'ray[rllib]'")
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.core import ALL_MODULES
-    from ray.rllib.utils.metrics import (ENV_RUNNER_RESULTS, EPISODE_LEN_MEAN, EPISODE_RETURN_MEAN,
-                                         LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED, NUM_ENV_STEPS_TRAINED, NUM_EPISODES)
-    from ray.tune.registry import register_env
-
-    iterations = 2  # one menu action per iteration: an episode is 2 env steps
-    register_env("rsigym-menu", lambda config: gym.make("RSI-MLE-Menu-v0", **config))
-    config = (
-        PPOConfig()
-        .environment("rsigym-menu", env_config={"tasks": FAST_TASKS, "iterations": iterations})
-        .env_runners(num_env_runners=0, rollout_fragment_length=2 * iterations)
-        .training(train_batch_size_per_learner=2 * iterations, minibatch_size=2 * iterations, num_epochs=1)
-    )
-    algo = config.build_algo()
-    try:
-        result = algo.train()
-    finally:
-        algo.stop()
-    sampling = result[ENV_RUNNER_RESULTS]
-    assert sampling[NUM_ENV_STEPS_SAMPLED] >= 2 * iterations
-    assert sampling[NUM_EPISODES] >= 1
-    assert sampling[EPISODE_LEN_MEAN] == iterations  # truncated by the iteration budget, as RLlib sees it
-    # an episode's return is the loss decrease, bounded by the loss range [-1, 2]
-    assert math.isfinite(sampling[EPISODE_RETURN_MEAN]) and abs(sampling[EPISODE_RETURN_MEAN]) <= 3
-    assert result[LEARNER_RESULTS][ALL_MODULES][NUM_ENV_STEPS_TRAINED] > 0

@@ -89,12 +89,13 @@ factory.parallel_env(
     compute_seconds=None, sandbox="local", scale="ci", run_dir=None, workers=1,
     agent="factory", model="", covariates=None,   # run-log tags
     render_mode=None,         # "ansi": render() returns the team's view of the last step
-    max_text_chars=16_000, info_stats=True, shared_cache=True,
+    max_text_chars=16_000, info_stats=False, shared_cache=True,
 )
 ```
 
-`info_stats=False` leaves out what differs between otherwise identical runs (timings, cache
-hits, the episode counter, the run directory), as the seed tests need. `reset(options=...)`
+By default `info` leaves out what differs between otherwise identical runs, so PettingZoo's
+seed tests pass; `info_stats=True` adds the run directory and `info["rsi"]` (episode counter,
+timings, cache hits; see `RSIEnv.stats`). `reset(options=...)`
 takes `files` (seed the workspace); resuming a run is not supported.
 
 ### Version History

@@ -92,7 +92,7 @@ class FactoryEnv(ParallelEnv):
         covariates: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
         max_text_chars: int = 16_000,
-        info_stats: bool = True,
+        info_stats: bool = False,
         shared_cache: bool = True,
     ):
         if render_mode not in (None, "ansi"):

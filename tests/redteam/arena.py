@@ -136,7 +136,7 @@ class Arena:
         source = (SOLUTIONS / "honest_knn.py").read_text() + f"# {uuid.uuid4().hex}\n"  # a fresh grade, never a cached one
         outcome = self.step({"op": "write", "path": "tasks/digits/solution.py", "content": source})
         assert outcome.valid and outcome.loss < HONEST_LOSS_BOUND, f"honest solution failed after the attack: {outcome.error}"
-        assert outcome.info["evaluated"] and not outcome.info["cached"]["digits"]
+        assert outcome.info["evaluated"] and not self.unwrapped.stats()["cached"]["digits"]
         assert outcome.reward == pytest.approx(before - outcome.info["loss"])
         return outcome
 

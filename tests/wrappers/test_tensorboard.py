@@ -18,11 +18,15 @@ class ScriptedEnv(gym.Env):
         self.agent, self.model, self.covariates = "greedy", "tiny-llm", {"params_b": 0.5}
 
     def _info(self, loss, evaluated, kinds):
-        return {"iteration": self.iteration, "step": self.steps, "episode": self.episode, "loss": loss,
+        return {"iteration": self.iteration, "step": self.steps, "loss": loss,
                 "losses": {"digits": loss / 2, "wine": loss * 1.5}, "evaluated": evaluated, "kinds": kinds,
-                "compute_s": 10.0 * self.steps, "budget": {"iterations_left": self.iterations - self.iteration,
-                                                           "compute_left_s": 1000.0 - 10.0 * self.steps},
+                "medals": {"digits": "gold" if loss < 0.5 else None, "wine": "bronze"},
+                "budget": {"iterations_left": self.iterations - self.iteration,
+                           "compute_left_s": 1000.0 - 10.0 * self.steps},
                 "run_dir": str(self.run_dir)}
+
+    def stats(self):
+        return {"compute_s": 10.0 * self.steps}
 
     def reset(self, *, seed=None, options=None):
         self.episode = getattr(self, "episode", -1) + 1
@@ -61,21 +65,29 @@ def test_tags_and_values_read_back(tmp_path):
     env.close()
 
     events, scalars = read(tmp_path / "tb")  # the default log dir is <run>/tb
-    assert [v for _, v in scalars["loss/public"]] == pytest.approx([1.0, 0.6, 0.6, 0.4, 0.6, 0.4])
-    assert [s for s, _ in scalars["loss/public"]] == [1, 2, 3, 4, 5, 6]
-    assert [v for _, v in scalars["loss/wine"]] == pytest.approx([1.5, 0.9, 0.9, 0.6, 0.9, 0.6])
-    assert [v for _, v in scalars["reward"]] == pytest.approx([0.0, 0.4, 0.0, 0.2, 0.4, 0.2])
-    assert [v for _, v in scalars["budget/iterations_left"]] == [2, 1, 1, 0, 1, 0]
-    assert [v for _, v in scalars["time/compute_s"]] == [10, 20, 30, 40, 10, 20]
+    # Each reset logs the starter (iteration 0) at the current global step: 0, then 4.
+    assert [v for _, v in scalars["rsigym/loss/public"]] == pytest.approx([1.0, 1.0, 0.6, 0.6, 0.4, 1.0, 0.6, 0.4])
+    assert [s for s, _ in scalars["rsigym/loss/public"]] == [0, 1, 2, 3, 4, 4, 5, 6]
+    assert [v for _, v in scalars["rsigym/loss/wine"]] == pytest.approx([1.5, 1.5, 0.9, 0.9, 0.6, 1.5, 0.9, 0.6])
+    assert [v for _, v in scalars["rsigym/medals/gold"]] == [0, 0, 0, 0, 1, 0, 0, 1]
+    assert [v for _, v in scalars["rsigym/medals/bronze"]] == [1] * 8
+    assert [v for _, v in scalars["rsigym/medals/any"]] == [1, 1, 1, 1, 2, 1, 1, 2]
+    assert [v for _, v in scalars["rsigym/medals/silver"]] == [0] * 8
+    assert scalars["rsigym/reward"] == [(1, 0.0), (2, pytest.approx(0.4)), (3, 0.0), (4, pytest.approx(0.2)),
+                                        (5, pytest.approx(0.4)), (6, pytest.approx(0.2))]
+    assert [v for _, v in scalars["rsigym/budget/iterations_left"]] == [2, 2, 1, 1, 0, 2, 1, 0]
+    assert [v for _, v in scalars["rsigym/compute_s"]] == [0, 10, 20, 30, 40, 0, 10, 20]
     # Two episodes, each 0.6 gained over 2 iterations, ending at global steps 4 and 6.
-    assert scalars["episode/velocity"] == [(4, pytest.approx(0.3)), (6, pytest.approx(0.3))]
-    assert scalars["episode/return"] == [(4, pytest.approx(0.6)), (6, pytest.approx(0.6))]
-    assert [v for _, v in scalars["episode/length"]] == [4, 2]
-    assert [v for _, v in scalars["episode/private_loss"]] == pytest.approx([0.5, 0.5])
-    assert [v for _, v in scalars["episode/private_public_gap"]] == pytest.approx([0.1, 0.1])
+    assert scalars["rsigym/velocity"] == [(4, pytest.approx(0.3)), (6, pytest.approx(0.3))]
+    assert scalars["charts/episodic_return"] == [(4, pytest.approx(0.6)), (6, pytest.approx(0.6))]
+    assert scalars["charts/episodic_length"] == [(4, 4), (6, 2)]
+    assert [v for _, v in scalars["rsigym/private_loss"]] == pytest.approx([0.5, 0.5])
+    assert [v for _, v in scalars["rsigym/private_public_gap"]] == pytest.approx([0.1, 0.1])
+    # 0.6 gained in 40 then 20 compute seconds after the starter's evaluation
+    assert [v for _, v in scalars["rsigym/velocity_per_compute_hour"]] == pytest.approx([0.6 * 90, 0.6 * 180])
     assert [v for _, v in scalars["hparams/velocity"]] == pytest.approx([0.3, 0.3])
     assert [v for _, v in scalars["hparams/private_loss"]] == pytest.approx([0.5, 0.5])
-    assert len(events.Images("charts/improvement_curve")) == 2
+    assert len(events.Images("rsigym/improvement_curve")) == 2
 
     content = events.PluginTagToContent(hparams_metadata.PLUGIN_NAME)
     start = hparams_metadata.parse_session_start_info_plugin_data(content[hparams_metadata.SESSION_START_INFO_TAG])
@@ -91,7 +103,7 @@ def test_explicit_log_dir_and_no_figures(tmp_path):
     env.step("evaluate")
     env.close()
     events, scalars = read(tmp_path / "elsewhere")
-    assert scalars["episode/velocity"] == [(1, pytest.approx(0.5))]
+    assert scalars["rsigym/velocity"] == [(1, pytest.approx(0.5))]
     assert events.Tags()["images"] == []
     assert not (tmp_path / "run" / "tb").exists()
 
@@ -111,15 +123,19 @@ def test_live_events_match_the_run_log_of_the_real_env(tmp_path):
                                      covariates={"budget": 2}))
     env.reset(seed=0)
     env.step({"op": "write", "path": "harness/memory.md", "content": "notes"})
-    env.step({"op": "evaluate"})
+    env.step({"op": "write", "path": "harness/memory.md", "content": "more notes"})
     env.close()
 
     _, scalars = read(tmp_path / "tb")
     (run,) = read_log(tmp_path / "log.jsonl")
-    steps = run.records[1:]
-    assert [v for _, v in scalars["loss/public"]] == pytest.approx([r["loss"] for r in steps], abs=1e-6)
-    assert [v for _, v in scalars["loss/wine"]] == pytest.approx([r["losses"]["wine"] for r in steps], abs=1e-6)
-    assert [v for _, v in scalars["reward"]] == pytest.approx([r["reward"] for r in steps], abs=1e-6)
-    assert [v for _, v in scalars["budget/iterations_left"]] == [1, 0]
-    assert "budget/compute_left_s" not in scalars  # no compute budget was set
-    assert [v for _, v in scalars["episode/private_loss"]] == pytest.approx([run.private_loss], abs=1e-6)
+    records = run.records  # the reset's record (the starter), then one per step
+    assert [s for s, _ in scalars["rsigym/loss/public"]] == [0, 1, 2]
+    assert [v for _, v in scalars["rsigym/loss/public"]] == pytest.approx([r["loss"] for r in records], abs=1e-6)
+    assert [v for _, v in scalars["rsigym/loss/wine"]] == pytest.approx([r["losses"]["wine"] for r in records], abs=1e-6)
+    assert [v for _, v in scalars["rsigym/reward"]] == pytest.approx([r["reward"] for r in records[1:]], abs=1e-6)
+    assert [v for _, v in scalars["rsigym/compute_s"]] == pytest.approx([r["compute_s"] for r in records], abs=1e-3)
+    assert [v for _, v in scalars["rsigym/budget/iterations_left"]] == [2 - r["iteration"] for r in records]
+    assert "rsigym/budget/compute_left_s" not in scalars  # no compute budget was set
+    assert {f"rsigym/medals/{m}" for m in ("gold", "silver", "bronze", "any")} <= set(scalars)
+    assert [v for _, v in scalars["rsigym/private_loss"]] == pytest.approx([run.private_loss], abs=1e-6)
+    assert scalars["charts/episodic_length"] == [(2, 2)]

@@ -3,8 +3,8 @@
 Sampled ``Text`` actions are random printable strings, so these episodes exercise the error
 path of every op (each costs its step, nothing raises); the behaviour of real edits is tested
 in test_factory_env.py. One fast task keeps the repeated resets (each new seed grades it
-afresh) cheap; ``info_stats=False`` drops timings and paths, which differ between the two
-envs the seed tests compare.
+afresh) cheap. The default info leaves out timings and paths, which differ between the two envs the
+seed tests compare.
 """
 import contextlib
 import itertools
@@ -15,7 +15,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, see
 
 from rsigym.envs import factory
 
-CONFORMANCE = {"tasks": ["wine"], "iterations": 2, "info_stats": False}
+CONFORMANCE = {"tasks": ["wine"], "iterations": 2}
 _runs = itertools.count()
 
 
