@@ -203,6 +203,7 @@ class RSIEnv(gym.Env[dict, str]):
             {task.id: task.starter_dir for task in self.tasks},
             dict.fromkeys(t.shared_lib_dir for t in self.tasks if t.shared_lib_dir),
             files=options.get("files"),
+            descriptions={task.id: task.description() for task in self.tasks},
         )
         self.step_count = 0
         self.iteration = 0
@@ -214,7 +215,7 @@ class RSIEnv(gym.Env[dict, str]):
         result = self._score()
         self.commits = {0: self.workspace.commit("iteration 0 (starter)")}
         ops: list[OpResult] = []
-        self._text = self._render(None, ops)
+        self._text = self._render(None, ops, brief=True)
         record = self._record(ops, reward=0.0, evaluated=True)
         record["tasks"] = {
             t.id: {"category": t.spec.category, "human_minutes": t.spec.human_minutes, "weight": t.spec.weight, "metric": t.spec.metric}
@@ -245,7 +246,7 @@ class RSIEnv(gym.Env[dict, str]):
             self.result = self.evaluator.evaluate(Path(tmp), self.data_root, self.private_root, self.data_seed, self.scale)
         self._dirty = self.workspace.differs_from(self.commits[self.iteration])
         ops: list[OpResult] = []
-        self._text = self._render(None, ops)
+        self._text = self._render(None, ops, brief=True)
         return self._observation(), self._info(ops, evaluated=False)
 
     def _save_settings(self) -> None:
@@ -352,7 +353,8 @@ class RSIEnv(gym.Env[dict, str]):
             "budget": self._budget(),
         }
 
-    def _render(self, previous: dict[str, float] | None, ops: list[OpResult]) -> str:
+    def _render(self, previous: dict[str, float] | None, ops: list[OpResult], brief: bool = False) -> str:
+        """The observation text; ``brief`` (at reset and resume) adds the tasks, files and action protocol."""
         header = Header(self.spec.id if self.spec else "RSIEnv", self.step_count, self.iteration,
                         self.iterations, self.compute_used, self.compute_seconds)
         notes = [
@@ -362,7 +364,8 @@ class RSIEnv(gym.Env[dict, str]):
         ]
         if self.done:
             notes.append(f"**Episode over.** Private suite loss: {self.result.private_loss:.4f}")
-        return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars)
+        return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars,
+                      files=self.workspace.files() if brief else None)
 
     def _record(self, ops: list[OpResult], reward: float, evaluated: bool) -> dict[str, Any]:
         final = self.done
