@@ -167,6 +167,7 @@ class RSIEnv(gym.Env[dict, str]):
         self.workspace: Workspace | None = None
         self._prepared: tuple[int, str] | None = None
         self._text = ""
+        self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -196,6 +197,7 @@ class RSIEnv(gym.Env[dict, str]):
             return self._resume()
         self.data_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.episode += 1
+        self._annotations.clear()  # annotations made after the last episode's end belong to no step
         self._prepare_tasks()
         self.workspace = Workspace.create(
             self.workspace_dir,
@@ -305,6 +307,23 @@ class RSIEnv(gym.Env[dict, str]):
     def render(self) -> str | None:
         return self._text if self.render_mode == "ansi" else None
 
+    def annotate_next_record(self, **fields: Any) -> None:
+        """Log-record hook: add ``fields`` to the next record written to ``log.jsonl`` (the one of
+        the step about to be taken). An agent records what only it knows this way, e.g. its token
+        ``usage={"prompt_tokens": int, "completion_tokens": int}``, which the leaderboard totals.
+        Fields the env writes itself are refused (an agent cannot rewrite the losses it is ranked
+        on), and values must be JSON-serialisable."""
+        if self.workspace is None:
+            raise gym.error.ResetNeeded("call reset() before annotate_next_record()")
+        pending, self._annotations = self._annotations, {}
+        env_fields = set(self._record([], reward=0.0, evaluated=False)) | {"tasks"}
+        self._annotations = pending
+        taken = fields.keys() & env_fields
+        if taken:
+            raise ValueError(f"the env writes {sorted(taken)} itself; annotate with other field names")
+        # a copy, checked now: a value that cannot be logged raises here rather than in step()
+        self._annotations.update(json.loads(json.dumps(fields, allow_nan=False)))
+
     def close(self) -> None:
         self.evaluator.close()
         self.sandbox.close()
@@ -369,7 +388,7 @@ class RSIEnv(gym.Env[dict, str]):
 
     def _record(self, ops: list[OpResult], reward: float, evaluated: bool) -> dict[str, Any]:
         final = self.done
-        return {
+        record = {
             "run_id": self.run_id,
             "env_id": self.spec.id if self.spec else "RSIEnv",
             "agent": self.agent,
@@ -392,6 +411,8 @@ class RSIEnv(gym.Env[dict, str]):
             "commit": self.commits.get(self.iteration),
             "covariates": self.covariates,
         }
+        annotations, self._annotations = self._annotations, {}
+        return {**annotations, **record}  # the env's own fields always win
 
     def _info(self, ops: list[OpResult], evaluated: bool, result: SuiteResult | None = None) -> dict[str, Any]:
         result = result or self.result

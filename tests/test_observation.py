@@ -20,7 +20,7 @@ def test_reset_shows_tasks_files_and_protocol_and_later_steps_stay_short(make_en
         assert task.spec.title in text and metric_label(task) in text
         assert f"baseline {task.spec.baseline:.4g}, reference {task.spec.reference:.4g}" in text
         assert f"tasks/{task.id}/: config.json description.md solution.py" in text  # the file tree
-        assert excerpt(task.description(), 200).removesuffix("[...]").strip() in text
+        assert sanitize(excerpt(task.description(), 300).removesuffix("[...]").strip()) in text
     assert protocol_text() in text
     assert "| task | category | metric | value | loss | change |" in text
     assert "| digits | mle | accuracy (higher is better) |" in text
