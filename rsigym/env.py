@@ -46,8 +46,10 @@ class RSIEnv(gym.Env[dict, str]):
     it are refused. A malformed or refused op costs the step and its error is observed.
 
     ## Observation Space
-    ``Dict``: ``text`` (Markdown feedback: iteration, budget, per-task loss table, op results
-    and errors, head of ``harness/memory.md``), ``losses`` ``Box(n_tasks,)`` public per-task
+    ``Dict``: ``text`` (Markdown; at reset a brief: task description excerpts, metrics and their
+    direction, baselines and references, the workspace's files and the action protocol; every
+    step: iteration, budget, per-task loss table, op results and errors, head of
+    ``harness/memory.md``), ``losses`` ``Box(n_tasks,)`` public per-task
     losses in [-1, 2], ``loss`` ``Box(1,)`` suite loss, ``budget`` ``Box(2,)`` fractions of
     iterations and compute seconds left.
 
