@@ -143,7 +143,7 @@ def brief(tasks: Sequence[Task], files: Sequence[str], max_chars: int) -> str:
     ]
     rest = ["", "## Workspace files", file_tree(files), "", protocol_text()]
     fixed = len("\n".join(goal + headers + rest)) + 2 * len(tasks)
-    bodies = [_body(task.description()) for task in tasks]
+    bodies = [sanitize(_body(task.description())) for task in tasks]  # measured as they will be shown
     shares = _shares([len(body) for body in bodies], max_chars - fixed, MAX_EXCERPT_CHARS)
     sections = []
     for header, body, share in zip(headers, bodies, shares):
