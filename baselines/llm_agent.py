@@ -164,12 +164,6 @@ class LLMAgent:
         self.seed = seed
         self.turns: list[tuple[str, str]] = []  # (observation text, reply) of this episode's steps so far
 
-    @classmethod
-    def check_config(cls, model: str = "") -> None:
-        """Raise :class:`AgentConfigError` before any env or run folder is made when the endpoint or
-        model is missing (``model``: the name ``rsigym run --model`` was given, if any)."""
-        EndpointConfig.resolve(model=model or None)
-
     @property
     def workspace(self) -> Path:
         return Path(self.env.unwrapped.workspace_dir)

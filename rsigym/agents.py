@@ -24,28 +24,14 @@ class Agent(Protocol):
     def act(self, obs: dict, info: dict) -> Any: ...
 
 
-def agent_class(name: str) -> type:
-    """The class registered as agent ``name``."""
+def make_agent(name: str, env: gym.Env, seed: int = 0) -> Agent:
+    """Build a registered agent for ``env``."""
     if name not in AGENTS:
         close = difflib.get_close_matches(name, AGENTS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown agent {name!r}; agents: {sorted(AGENTS)}.{hint}")
     module_name, class_name = AGENTS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
-
-
-def check_agent(name: str, model: str = "") -> None:
-    """Raise ``ValueError`` when agent ``name`` cannot start (unknown, or settings it lacks, such as
-    the LLM agent's endpoint), before an env and its run folder are made. An agent class checks its
-    own settings in an optional ``check_config(model=...)`` classmethod."""
-    check = getattr(agent_class(name), "check_config", None)
-    if check is not None:
-        check(model=model)
-
-
-def make_agent(name: str, env: gym.Env, seed: int = 0) -> Agent:
-    """Build a registered agent for ``env``."""
-    return agent_class(name)(env, seed=seed)
+    return getattr(importlib.import_module(module_name), class_name)(env, seed=seed)
 
 
 def run_episode(env: gym.Env, agent: Agent, seed: int) -> dict:

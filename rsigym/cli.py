@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import rsigym  # noqa: F401  (registers the env ids)
-from rsigym.agents import AGENTS, check_agent, make_agent
+from rsigym.agents import AGENTS, make_agent
 from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
@@ -68,7 +68,6 @@ def cmd_run(args: argparse.Namespace) -> int:
               "covariates": dict(args.covariate or ())}
     if args.tasks:
         kwargs["tasks"] = args.tasks
-    check_agent(args.agent, model=args.model)  # before gym.make creates the run folder
     env = gym.make(args.env_id, **kwargs)
     agent = make_agent(args.agent, env, seed=args.seed)
     out.print(f"[bold]{args.env_id}[/] agent={args.agent} seed={args.seed} run_dir={run_dir}")

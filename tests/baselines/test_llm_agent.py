@@ -4,7 +4,6 @@ The server speaks the OpenAI chat-completions protocol over HTTP; its replies co
 scripted policy that reads the system prompt, so the tests can see that the agent re-reads
 its harness every step.
 """
-import contextlib
 import json
 import re
 import threading
@@ -13,10 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rsigym.actions import OPS, protocol_text
-from rsigym.agents import check_agent, make_agent
-from rsigym.baselines.llm_agent import (PROTOCOL, AgentConfigError, ChatClient, ChatError, LLMAgent, extract_action,
-                                        normalise_base_url)
-from rsigym.cli import main
+from rsigym.agents import make_agent
+from rsigym.baselines.llm_agent import (PROTOCOL, AgentConfigError, ChatClient, ChatError, EndpointConfig, LLMAgent,
+                                        extract_action, normalise_base_url)
 from rsigym.render import excerpt, sanitize
 from rsigym.runlog import read_log
 from tests.conftest import STRONG_DIGITS
@@ -217,28 +215,13 @@ def no_llm_settings(monkeypatch):
     return monkeypatch
 
 
-def test_agent_needs_an_endpoint_and_a_model(no_llm_settings):
-    with pytest.raises(AgentConfigError, match="RSIGYM_LLM_BASE_URL"):
-        check_agent("llm", model="m")
+def test_agent_needs_an_endpoint_and_a_model(no_llm_settings, make_env):
+    with pytest.raises(AgentConfigError, match="set RSIGYM_LLM_BASE_URL"):
+        EndpointConfig.resolve(model="m")
     no_llm_settings.setenv("RSIGYM_LLM_BASE_URL", "http://localhost:8000")
     with pytest.raises(AgentConfigError, match="--model NAME"):
-        check_agent("llm")
-    check_agent("llm", model="m")  # both set: no error
-    check_agent("greedy")  # agents without settings to check
-
-
-def test_cli_checks_the_llm_settings_before_making_a_run_folder(no_llm_settings, tmp_path):
-    out = tmp_path / "runs"
-    with contextlib.suppress(AgentConfigError, SystemExit):  # however the CLI reports the error, no folder is left
-        main(["run", "RSI-MLE-v0", "--agent", "llm", "--tasks", "digits", "--iterations", "1", "--out", str(out)])
-    assert not out.exists() or not any(out.iterdir())
-
-
-@pytest.mark.parametrize("reply, expected", [
-    ('text\n```json\n{"op": "evaluate"}\n```\nmore', '{"op": "evaluate"}'),
-    ('```json\n{broken\n```\n```\n[{"op": "submit"}]\n```', '[{"op": "submit"}]'),
-    ('Sure: {"op": "read", "path": "lib/tabular.py"} done', '{"op": "read", "path": "lib/tabular.py"}'),
-    ("no action here", "no action here"),
-])
-def test_extract_action(reply, expected):
-    assert extract_action(reply) == expected
+        EndpointConfig.resolve()
+    assert EndpointConfig.resolve(model="m") == EndpointConfig("http://localhost:8000/v1", "m", "")
+    with pytest.raises(AgentConfigError, match="needs a model"):  # the env's model tag is empty
+        LLMAgent(make_env(tasks=["digits"]))
+    assert LLMAgent(make_env(tasks=["digits"], model="tagged")).client.model == "tagged"  # the tag of `--model`
