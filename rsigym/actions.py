@@ -114,6 +114,25 @@ def _suggest(word: str, options: list[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+def fenced_json(text: str) -> str | None:
+    """The JSON of the last fenced block (```json or bare ```) in ``text`` that holds valid JSON, or None.
+
+    A block ends at the first ``` after a complete JSON value, so fences inside JSON strings
+    (a Markdown file being written) do not cut it short.
+    """
+    decoder = json.JSONDecoder()
+    found = None
+    for opener in itertools.islice(_FENCE_OPENER.finditer(text), MAX_FENCES_TRIED):
+        start = len(text) - len(text[opener.end():].lstrip())
+        try:
+            _, end = decoder.raw_decode(text, start)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if text[end:].lstrip().startswith("```"):
+            found = text[start:end]
+    return found
+
+
 def validate_op(raw: Any) -> Op:
     """Check one op's name and fields; raise ``ValueError`` with a message that says what to fix."""
     if not isinstance(raw, dict):
@@ -154,25 +173,6 @@ def validate_op(raw: Any) -> Op:
         ):
             raise ValueError("merge.weights must be numbers, one per input")
     return Op(name, args)
-
-
-def fenced_json(text: str) -> str | None:
-    """The JSON of the last fenced block (```json or bare ```) in ``text`` that holds valid JSON, or None.
-
-    A block ends at the first ``` after a complete JSON value, so fences inside JSON strings
-    (a Markdown file being written) do not cut it short.
-    """
-    decoder = json.JSONDecoder()
-    found = None
-    for opener in itertools.islice(_FENCE_OPENER.finditer(text), MAX_FENCES_TRIED):
-        start = len(text) - len(text[opener.end():].lstrip())
-        try:
-            _, end = decoder.raw_decode(text, start)
-        except (json.JSONDecodeError, RecursionError):
-            continue
-        if text[end:].lstrip().startswith("```"):
-            found = text[start:end]
-    return found
 
 
 def parse_action(action: Any) -> ParsedAction:

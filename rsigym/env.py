@@ -166,10 +166,11 @@ class RSIEnv(gym.Env[dict, str]):
         )
         self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
         self.episode = max((r["episode"] for r in read_log(self.log.path)), default=-1) if self.log.path.exists() else -1
+        self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
+        self._record_fields: frozenset[str] = frozenset()  # the fields the env itself wrote in its last record
         self.workspace: Workspace | None = None
         self._prepared: tuple[int, str] | None = None
         self._text = ""
-        self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -317,10 +318,7 @@ class RSIEnv(gym.Env[dict, str]):
         on), and values must be JSON-serialisable."""
         if self.workspace is None:
             raise gym.error.ResetNeeded("call reset() before annotate_next_record()")
-        pending, self._annotations = self._annotations, {}
-        env_fields = set(self._record([], reward=0.0, evaluated=False)) | {"tasks"}
-        self._annotations = pending
-        taken = fields.keys() & env_fields
+        taken = fields.keys() & self._record_fields
         if taken:
             raise ValueError(f"the env writes {sorted(taken)} itself; annotate with other field names")
         # a copy, checked now: a value that cannot be logged raises here rather than in step()
@@ -413,6 +411,7 @@ class RSIEnv(gym.Env[dict, str]):
             "commit": self.commits.get(self.iteration),
             "covariates": self.covariates,
         }
+        self._record_fields = frozenset(record) | {"tasks"}  # "tasks": the reset record's extra field
         annotations, self._annotations = self._annotations, {}
         return {**annotations, **record}  # the env's own fields always win
 
