@@ -133,6 +133,16 @@ def fenced_json(text: str) -> str | None:
     return found
 
 
+def unfenced(text: str) -> str:
+    """``text`` when it is JSON; else the JSON of its last fenced block (a reply with prose around a
+    ```json block); else ``text`` unchanged, whose parse error the caller reports."""
+    try:
+        json.loads(text)
+        return text
+    except (json.JSONDecodeError, RecursionError):
+        return fenced_json(text) or text
+
+
 def validate_op(raw: Any) -> Op:
     """Check one op's name and fields; raise ``ValueError`` with a message that says what to fix."""
     if not isinstance(raw, dict):
@@ -181,14 +191,12 @@ def parse_action(action: Any) -> ParsedAction:
     if isinstance(action, (bytes, bytearray)):
         action = action.decode("utf-8", errors="replace")
     if isinstance(action, str):
+        action = unfenced(action)
         try:
             action = json.loads(action)
         except json.JSONDecodeError as err:
-            fenced = fenced_json(action)  # a reply that wraps the JSON in a ```json block and prose
-            if fenced is None:
-                return ParsedAction([], f"action is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-                                        'send e.g. {"op": "evaluate"} or a list of ops, bare or in a ```json block')
-            action = json.loads(fenced)
+            return ParsedAction([], f"action is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
+                                    'send e.g. {"op": "evaluate"} or a list of ops')
     raw_ops = action if isinstance(action, list) else [action]
     if not raw_ops:
         return ParsedAction([], "action holds no op")
