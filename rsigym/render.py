@@ -149,7 +149,7 @@ def brief(tasks: Sequence[Task], files: Sequence[str], max_chars: int) -> str:
     for header, body, share in zip(headers, bodies, shares):
         text = _cut(body, share) if share > MIN_EXCERPT_CHARS else ""
         sections.append(f"{header}\n{text}" if text else header)
-    return "\n".join(goal + sections + rest)
+    return "\n".join(goal + ["\n\n".join(sections)] + rest)
 
 
 def render(
