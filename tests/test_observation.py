@@ -1,7 +1,7 @@
 """The observation text an LLM acts on: the brief at reset, concise feedback afterwards."""
 import json
 
-from rsigym.actions import OP_SPECS, OPS, fenced_json, parse_action, protocol_text
+from rsigym.actions import OP_SPECS, OPS, parse_action, protocol_text
 from rsigym.envs.suites import load_suite
 from rsigym.evaluation import SuiteResult
 from rsigym.render import CHARSET, Header, excerpt, file_tree, metric_label, render, sanitize

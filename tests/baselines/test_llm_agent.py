@@ -225,3 +225,15 @@ def test_agent_needs_an_endpoint_and_a_model(no_llm_settings, make_env):
     with pytest.raises(AgentConfigError, match="needs a model"):  # the env's model tag is empty
         LLMAgent(make_env(tasks=["digits"]))
     assert LLMAgent(make_env(tasks=["digits"], model="tagged")).client.model == "tagged"  # the tag of `--model`
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ('text\n```json\n{"op": "evaluate"}\n```\nmore', '{"op": "evaluate"}'),
+    ('```json\n{broken\n```\n```\n[{"op": "submit"}]\n```', '[{"op": "submit"}]'),
+    ('Sure: {"op": "read", "path": "lib/tabular.py"} done', '{"op": "read", "path": "lib/tabular.py"}'),
+    ("no action here", "no action here"),
+    ('x ```json\n{"op": "write", "path": "a.md", "content": "```py\\n1\\n```"}\n```',  # fences inside a string
+     '{"op": "write", "path": "a.md", "content": "```py\\n1\\n```"}'),
+])
+def test_extract_action(reply, expected):
+    assert extract_action(reply) == expected
