@@ -3,7 +3,8 @@
 Two hooks, both playing real episodes of the text env (``RSI-MLE-v0`` by default):
 
 - **reward function** (single turn): :func:`make_dataset` turns task instances (seeds) into
-  prompts — protocol, task briefs and the starter's feedback — and :class:`RSIReward` plays
+  prompts — the env's first observation: task briefs, files, the action protocol and the starter's
+  feedback — and :class:`RSIReward` plays
   each completion's JSON action as the first step of a fresh episode on the row's seed; the
   reward is the loss decrease.
 
@@ -34,14 +35,10 @@ from typing import Any, Callable, Iterable
 
 import gymnasium as gym
 
-from rsigym.baselines.llm_agent import PROTOCOL, extract_action
+from rsigym.baselines.llm_agent import INSTRUCTIONS, extract_action
 
 ENV_ID = "RSI-MLE-v0"
 DEFAULT_ENV_KWARGS: dict[str, Any] = {"iterations": 1}
-
-
-def task_briefs(env: gym.Env) -> str:
-    return "\n\n".join(f"## Task {task.id}\n{task.description().strip()}" for task in env.unwrapped.tasks)
 
 
 def make_dataset(seeds: Iterable[int], env_id: str = ENV_ID, conversational: bool = True, **env_kwargs: Any):
@@ -51,12 +48,11 @@ def make_dataset(seeds: Iterable[int], env_id: str = ENV_ID, conversational: boo
     env = gym.make(env_id, **{**DEFAULT_ENV_KWARGS, **env_kwargs})
     rows: dict[str, list] = {"prompt": [], "seed": []}
     try:
-        briefs = task_briefs(env)
         for seed in seeds:
-            obs, _ = env.reset(seed=int(seed))
-            user = f"# Tasks\n\n{briefs}\n\n{obs['text']}\n\nReply with one JSON action."
-            prompt = ([{"role": "system", "content": PROTOCOL}, {"role": "user", "content": user}]
-                      if conversational else f"{PROTOCOL}\n\n{user}\n")
+            obs, _ = env.reset(seed=int(seed))  # the first observation: tasks, files, protocol and feedback
+            user = f"{obs['text']}\n\nReply with one JSON action."
+            prompt = ([{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": user}]
+                      if conversational else f"{INSTRUCTIONS}\n\n{user}\n")
             rows["prompt"].append(prompt)
             rows["seed"].append(int(seed))
     finally:

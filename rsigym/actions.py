@@ -7,33 +7,89 @@ the error in the observation.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
+import re
 from typing import Any, NamedTuple
 
 MAX_OPS_PER_ACTION = 32
 MAX_RUN_TIMEOUT = 600.0
+MAX_FENCES_TRIED = 64  # fenced blocks searched for an action: bounds the work a long reply can cause
+_FENCE_OPENER = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?", re.IGNORECASE)
 
 
 class Field(NamedTuple):
     types: tuple[type, ...]
     required: bool = True
+    doc: str = ""  # shown to the policy in the protocol text
+    default: Any = None  # what an optional field means when it is left out (None: nothing)
 
 
-# op -> its fields; a path field is workspace-relative
-OPS: dict[str, dict[str, Field]] = {
-    "write": {"path": Field((str,)), "content": Field((str,))},
-    "patch": {"path": Field((str,)), "diff": Field((str,))},
-    "read": {"path": Field((str,))},
-    "run": {
-        "cmd": Field((str, list)),
-        "timeout": Field((int, float), required=False),
-        "keep": Field((list,), required=False),  # workspace paths copied back from the run's copy
-    },
-    "merge": {"inputs": Field((list,)), "weights": Field((list,), required=False), "out": Field((str,))},
-    "evaluate": {},
-    "revert": {"iteration": Field((int,))},
-    "submit": {},
+class OpSpec(NamedTuple):
+    """What an op does (shown to the policy) and its fields."""
+
+    doc: str
+    fields: dict[str, Field]
+
+
+PATH = "a workspace-relative path"
+# op -> what it does and its fields. The single source of truth: validation and the protocol
+# text every observation brief and LLM prompt shows (:func:`protocol_text`) are built from it.
+OP_SPECS: dict[str, OpSpec] = {
+    "write": OpSpec("create or overwrite a file", {
+        "path": Field((str,), doc=PATH), "content": Field((str,), doc="the whole new text of the file")}),
+    "patch": OpSpec("edit a file with a unified diff", {
+        "path": Field((str,), doc=PATH), "diff": Field((str,), doc="a unified diff (@@ hunks; ---/+++ lines optional)")}),
+    "read": OpSpec("show a file (its head) or list a folder; changes nothing", {"path": Field((str,), doc=PATH)}),
+    "run": OpSpec("run a shell command in the sandbox on a throw-away copy of the workspace (the working "
+                  "directory; $RSI_DATA_ROOT/<task id>/ holds each task's public data); only the `keep` paths "
+                  "are copied back", {
+        "cmd": Field((str, list), doc="a shell command, or an argv list of strings"),
+        "timeout": Field((int, float), required=False, doc=f"seconds, at most {MAX_RUN_TIMEOUT:g}", default=60),
+        "keep": Field((list,), required=False, doc="workspace paths (files or folders) copied back after the run",
+                      default=[]),
+    }),
+    "merge": OpSpec("write the weighted average of safetensors checkpoints", {
+        "inputs": Field((list,), doc="workspace paths of the checkpoints"),
+        "weights": Field((list,), required=False, doc="one number per input, normalised", default="equal weights"),
+        "out": Field((str,), doc="workspace path of the merged checkpoint"),
+    }),
+    "evaluate": OpSpec("score the workspace on the public split now", {}),
+    "revert": OpSpec("restore the workspace of an earlier iteration", {
+        "iteration": Field((int,), doc="the iteration number K (0 = the starter)")}),
+    "submit": OpSpec("end the episode; the private split is scored", {}),
 }
+# op -> its fields (what validation reads)
+OPS: dict[str, dict[str, Field]] = {name: spec.fields for name, spec in OP_SPECS.items()}
+
+
+def _placeholder(field: Field) -> str:
+    if field.types == (int, float):
+        return "NUMBER"
+    return " | ".join({str: "TEXT", list: "[...]", int: "INT"}[t] for t in field.types)
+
+
+def _shown_default(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)  # a str default is a description
+
+
+def protocol_text() -> str:
+    """The action protocol as the policy reads it: every op of :data:`OP_SPECS` with its fields and defaults."""
+    lines = [
+        "## Action protocol",
+        "Send one JSON action per step: an op object or a list of ops, applied in order "
+        f"(at most {MAX_OPS_PER_ACTION}). A ```json fenced block with prose around it is accepted.",
+        "Paths are relative to the workspace; `?` marks an optional field.",
+    ]
+    for name, spec in OP_SPECS.items():
+        shown = ", ".join(f'"{key}{"" if field.required else "?"}": {_placeholder(field)}'
+                          for key, field in spec.fields.items())
+        lines.append(f'- `{{"op": "{name}"{", " + shown if shown else ""}}}`: {spec.doc}.')
+        for key, field in spec.fields.items():
+            default = "" if field.required else f" (default: {_shown_default(field.default)})"
+            lines.append(f"  - `{key}`: {field.doc}{default}")
+    lines.append('Example: [{"op": "read", "path": "harness/memory.md"}, {"op": "evaluate"}]')
+    return "\n".join(lines)
 
 
 class Op(NamedTuple):
@@ -56,6 +112,35 @@ class ParsedAction(NamedTuple):
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def fenced_json(text: str) -> str | None:
+    """The JSON of the last fenced block (```json or bare ```) in ``text`` that holds valid JSON, or None.
+
+    A block ends at the first ``` after a complete JSON value, so fences inside JSON strings
+    (a Markdown file being written) do not cut it short.
+    """
+    decoder = json.JSONDecoder()
+    found = None
+    for opener in itertools.islice(_FENCE_OPENER.finditer(text), MAX_FENCES_TRIED):
+        start = len(text) - len(text[opener.end():].lstrip())
+        try:
+            _, end = decoder.raw_decode(text, start)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if text[end:].lstrip().startswith("```"):
+            found = text[start:end]
+    return found
+
+
+def unfenced(text: str) -> str:
+    """``text`` when it is JSON; else the JSON of its last fenced block (a reply with prose around a
+    ```json block); else ``text`` unchanged, whose parse error the caller reports."""
+    try:
+        json.loads(text)
+        return text
+    except (json.JSONDecodeError, RecursionError):
+        return fenced_json(text) or text
 
 
 def validate_op(raw: Any) -> Op:
@@ -84,7 +169,7 @@ def validate_op(raw: Any) -> Op:
             raise ValueError("run.cmd must be a string or a list of strings")
         if not args["cmd"]:
             raise ValueError("run.cmd is empty")
-        timeout = args.get("timeout", 60)
+        timeout = args.get("timeout", OPS["run"]["timeout"].default)
         if not 0 < timeout <= MAX_RUN_TIMEOUT:
             raise ValueError(f"run.timeout must be in (0, {MAX_RUN_TIMEOUT:g}] seconds")
         if not all(isinstance(path, str) for path in args.get("keep", [])):
@@ -101,10 +186,12 @@ def validate_op(raw: Any) -> Op:
 
 
 def parse_action(action: Any) -> ParsedAction:
-    """Parse a JSON text, a dict or a list of dicts into ops; invalid ops stop parsing with an error."""
+    """Parse a JSON text (bare or in a fenced block), a dict or a list of dicts into ops; invalid ops
+    stop parsing with an error."""
     if isinstance(action, (bytes, bytearray)):
         action = action.decode("utf-8", errors="replace")
     if isinstance(action, str):
+        action = unfenced(action)
         try:
             action = json.loads(action)
         except json.JSONDecodeError as err:

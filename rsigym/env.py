@@ -50,8 +50,10 @@ class RSIEnv(gym.Env[dict, str]):
     it are refused. A malformed or refused op costs the step and its error is observed.
 
     ## Observation Space
-    ``Dict``: ``text`` (Markdown feedback: iteration, budget, per-task loss table, op results
-    and errors, head of ``harness/memory.md``), ``losses`` ``Box(n_tasks,)`` public per-task
+    ``Dict``: ``text`` (Markdown; at reset a brief: task description excerpts, metrics and their
+    direction, baselines and references, the workspace's files and the action protocol; every
+    step: iteration, budget, per-task loss table, op results and errors, head of
+    ``harness/memory.md``), ``losses`` ``Box(n_tasks,)`` public per-task
     losses in [-1, 2], ``loss`` ``Box(1,)`` suite loss, ``budget`` ``Box(2,)`` fractions of
     iterations and compute seconds left.
 
@@ -184,6 +186,8 @@ class RSIEnv(gym.Env[dict, str]):
         )
         self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
         self.episode = max((r["episode"] for r in read_log(self.log.path)), default=-1) if self.log.path.exists() else -1
+        self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
+        self._record_fields: frozenset[str] = frozenset()  # the fields the env itself wrote in its last record
         self.workspace: Workspace | None = None
         self._prepared: tuple[int, str] | None = None
         self._text = ""
@@ -219,6 +223,7 @@ class RSIEnv(gym.Env[dict, str]):
             raise RuntimeError(refusals[0])
         self.data_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.episode += 1
+        self._annotations.clear()  # annotations made after the last episode's end belong to no step
         self._prepare_tasks()
         self.workspace = Workspace.create(
             self.workspace_dir,
@@ -226,6 +231,7 @@ class RSIEnv(gym.Env[dict, str]):
             {task.id: task.starter_dir for task in self.tasks},
             dict.fromkeys(t.shared_lib_dir for t in self.tasks if t.shared_lib_dir),
             files=options.get("files"),
+            descriptions={task.id: task.description() for task in self.tasks},
         )
         self.step_count = 0
         self.iteration = 0
@@ -237,7 +243,7 @@ class RSIEnv(gym.Env[dict, str]):
         result = self._score()
         self.commits = {0: self.workspace.commit("iteration 0 (starter)")}
         ops: list[OpResult] = []
-        self._text = self._render(None, ops)
+        self._text = self._render(None, ops, brief=True)
         record = self._record(ops, reward=0.0, evaluated=True)
         record["tasks"] = {
             t.id: {"category": t.spec.category, "human_minutes": t.spec.human_minutes, "weight": t.spec.weight, "metric": t.spec.metric}
@@ -268,7 +274,7 @@ class RSIEnv(gym.Env[dict, str]):
             self.result = self.evaluator.evaluate(Path(tmp), self.data_root, self.private_root, self.data_seed, self.scale)
         self._dirty = self.workspace.differs_from(self.commits[self.iteration])
         ops: list[OpResult] = []
-        self._text = self._render(None, ops)
+        self._text = self._render(None, ops, brief=True)
         return self._observation(), self._info(ops, evaluated=False)
 
     def _save_settings(self) -> None:
@@ -343,6 +349,20 @@ class RSIEnv(gym.Env[dict, str]):
             "cached": {k: r.cached for k, r in self.result.results.items()},
         }
 
+    def annotate_next_record(self, **fields: Any) -> None:
+        """Log-record hook: add ``fields`` to the next record written to ``log.jsonl`` (the one of
+        the step about to be taken). An agent records what only it knows this way, e.g. its token
+        ``usage={"prompt_tokens": int, "completion_tokens": int}``, which the leaderboard totals.
+        Fields the env writes itself are refused (an agent cannot rewrite the losses it is ranked
+        on), and values must be JSON-serialisable."""
+        if self.workspace is None:
+            raise gym.error.ResetNeeded("call reset() before annotate_next_record()")
+        taken = fields.keys() & self._record_fields
+        if taken:
+            raise ValueError(f"the env writes {sorted(taken)} itself; annotate with other field names")
+        # a copy, checked now: a value that cannot be logged raises here rather than in step()
+        self._annotations.update(json.loads(json.dumps(fields, allow_nan=False)))
+
     def close(self) -> None:
         self.evaluator.close()
         self.sandbox.close()
@@ -391,7 +411,8 @@ class RSIEnv(gym.Env[dict, str]):
             "budget": self._budget(),
         }
 
-    def _render(self, previous: dict[str, float] | None, ops: list[OpResult]) -> str:
+    def _render(self, previous: dict[str, float] | None, ops: list[OpResult], brief: bool = False) -> str:
+        """The observation text; ``brief`` (at reset and resume) adds the tasks, files and action protocol."""
         header = Header(self.spec.id if self.spec else "RSIEnv", self.step_count, self.iteration,
                         self.iterations, self.compute_used, self.compute_seconds)
         notes = [
@@ -401,11 +422,12 @@ class RSIEnv(gym.Env[dict, str]):
         ]
         if self.done:
             notes.append(f"**Episode over.** Private suite loss: {self.result.private_loss:.4f}")
-        return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars)
+        return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars,
+                      files=self.workspace.files() if brief else None)
 
     def _record(self, ops: list[OpResult], reward: float, evaluated: bool) -> dict[str, Any]:
         final = self.done
-        return {
+        record = {
             "run_id": self.run_id,
             "env_id": self.spec.id if self.spec else "RSIEnv",
             "agent": self.agent,
@@ -428,6 +450,9 @@ class RSIEnv(gym.Env[dict, str]):
             "commit": self.commits.get(self.iteration),
             "covariates": self.covariates,
         }
+        self._record_fields = frozenset(record) | {"tasks"}  # "tasks": the reset record's extra field
+        annotations, self._annotations = self._annotations, {}
+        return {**annotations, **record}  # the env's own fields always win
 
     def _info(self, ops: list[OpResult], evaluated: bool, result: SuiteResult | None = None) -> dict[str, Any]:
         result = result or self.result

@@ -18,6 +18,7 @@ KINDS = ("code", "weight", "harness")
 # make commits or exports differ from the files that were evaluated (export-ignore, eol).
 VERSION_CONTROL_NAMES = frozenset({".git", ".gitmodules", ".gitattributes"})
 LAYOUT = ("harness", "tasks", "lib", "weights")
+DESCRIPTION = "description.md"  # each task's brief, in tasks/<id>/
 DEFAULT_HARNESS = {
     "memory.md": "# Memory\n\nNotes the agent keeps across iterations. The head of this file is shown in every observation.\n",
     "prompt.md": "# Prompt\n\nYou improve an ML agent system: edit tasks/<id>/ solutions, lib/, weights/ and this harness.\n",
@@ -49,8 +50,13 @@ class Workspace:
         task_dirs: Mapping[str, Path],
         lib_dirs: Iterable[Path] = (),
         files: Mapping[str, bytes | str] | None = None,
+        descriptions: Mapping[str, str] | None = None,
     ) -> "Workspace":
-        """Lay out a fresh workspace: starter files per task, shared libs, default harness, extra files."""
+        """Lay out a fresh workspace: starter files per task, shared libs, default harness, extra files.
+
+        ``descriptions`` (task id -> text) become ``tasks/<id>/description.md``: a copy the policy
+        can re-read. Graders never read it; editing it only changes that task's grade-cache key.
+        """
         for path in (root, history):
             if path.exists():
                 shutil.rmtree(path)
@@ -60,6 +66,8 @@ class Workspace:
             (root / "harness" / name).write_text(text)
         for task_id, starter in task_dirs.items():
             shutil.copytree(starter, root / "tasks" / task_id, ignore=shutil.ignore_patterns("__pycache__"))
+        for task_id, text in (descriptions or {}).items():
+            (root / "tasks" / task_id / DESCRIPTION).write_text(text)
         for lib in lib_dirs:
             shutil.copytree(lib, root / "lib", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         (root / "weights" / ".keep").write_text("")

@@ -275,7 +275,8 @@ class FactoryEnv(ParallelEnv):
                      conflicts: list[dict]) -> dict:
         text = render(self._header(f"{ENV_ID} / {name}"), self.core.tasks, self.core.result, previous,
                       [result for result, _ in applied], self.core.workspace.memory_head(),
-                      self._notes(name, conflicts), self.core.max_text_chars)
+                      self._notes(name, conflicts), self.core.max_text_chars,
+                      files=self.core.workspace.files() if previous is None else None)  # the brief at reset
         return {
             "text": text,
             "losses": core_obs["losses"].copy(),

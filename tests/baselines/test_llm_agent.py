@@ -5,13 +5,18 @@ scripted policy that reads the system prompt, so the tests can see that the agen
 its harness every step.
 """
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from rsigym.actions import OPS, protocol_text
 from rsigym.agents import make_agent
-from rsigym.baselines.llm_agent import ChatClient, ChatError, LLMAgent, extract_action
+from rsigym.baselines.llm_agent import (PROTOCOL, AgentConfigError, ChatClient, ChatError, EndpointConfig, LLMAgent,
+                                        extract_action, normalise_base_url)
+from rsigym.render import excerpt, sanitize
+from rsigym.runlog import read_log
 from tests.conftest import STRONG_DIGITS
 
 API_KEY = "test-key"
@@ -87,6 +92,7 @@ def test_agent_plays_the_env_and_harness_edits_change_the_agent(make_env, monkey
         monkeypatch.delenv("OPENAI_MODEL", raising=False)
         agent = make_agent("llm", env)  # the registry builds it; the model name comes from the env tag
         obs, info = env.reset(seed=0)
+        brief = obs["text"]
         agent.reset(obs, info)
         start = info["losses"]["digits"]
 
@@ -95,17 +101,23 @@ def test_agent_plays_the_env_and_harness_edits_change_the_agent(make_env, monkey
         first = server.requests[0]
         assert first["model"] == "scripted" and first["temperature"] == 0.2 and first["seed"] == 0
         assert "STRATEGY" not in first["messages"][0]["content"]
-        assert "Digit Recognizer" in first["messages"][1]["content"]  # the task brief
-        assert first["messages"][-1]["content"].startswith("# ")  # the observation text
+        assert [m["role"] for m in first["messages"]] == ["system", "user"]
+        assert first["messages"][1]["content"] == brief  # the env's first observation
 
         obs, reward, *_, info = env.step(agent.act(obs, info))
         second = server.requests[1]
         assert "STRATEGY: svc" in second["messages"][0]["content"]  # read from the edited harness
         assert second["temperature"] == 0.0  # harness/agent.json changed the agent's settings
         assert second["seed"] == 1  # a fresh sampling seed per turn
-        assert len(second["messages"]) == 2 + 2 + 1  # history of 1 earlier turn, from agent.json
+        assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+        assert second["messages"][1]["content"] == brief  # the brief stays the first user message
         assert reward > 0 and info["losses"]["digits"] < start - 0.3
         assert agent.client.usage["total_tokens"] == 30
+
+        env.step(agent.act(obs, info))
+        third = server.requests[2]  # history 1 (agent.json): the brief's turn and the latest other turn
+        assert [m["role"] for m in third["messages"]] == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert third["messages"][1]["content"] == brief and third["messages"][3]["content"] == second["messages"][-1]["content"]
 
 
 def test_unparseable_reply_costs_the_step_and_the_error_is_shown_next_turn(make_env, monkeypatch):
@@ -128,11 +140,91 @@ def test_client_reports_a_refused_key():
             client.complete([{"role": "user", "content": "hi"}], 0.0, 8)
 
 
-def test_agent_needs_an_endpoint(make_env, monkeypatch):
-    for name in ("RSIGYM_LLM_BASE_URL", "OPENAI_BASE_URL"):
+def brief_reader(messages: list[dict]) -> str:
+    """A policy that knows nothing but the first observation: it picks the write op and the digits
+    task's config path from the protocol and the file listing the brief shows."""
+    brief = messages[1]["content"]
+    write = re.search(r'`(\{"op": "write", "path": TEXT, "content": TEXT\})`', brief)
+    folder = re.search(r"^(tasks/digits/): .*config\.json", brief, re.MULTILINE)
+    if not (write and folder):
+        return "I cannot tell how to act from this brief."
+    action = {"op": "write", "path": folder.group(1) + "config.json", "content": json.dumps(STRONG_DIGITS)}
+    return f"The brief says how to write a file.\n```json\n{json.dumps(action)}\n```\nThen the env evaluates."
+
+
+def test_first_observation_alone_carries_the_protocol_and_the_task_descriptions(make_env):
+    env = make_env(iterations=2)  # the env tests' tasks: digits and wine
+    with ChatServer(brief_reader) as server:
+        agent = LLMAgent(env, base_url=server.url, model="m", api_key=API_KEY)
+        obs, info = env.reset(seed=0)
+        agent.reset(obs, info)
+        start = info["losses"]["digits"]
+        obs, reward, *_, info = env.step(agent.act(obs, info))
+
+        first_prompt = "\n".join(message["content"] for message in server.requests[0]["messages"])
+        assert PROTOCOL == protocol_text() and PROTOCOL in server.requests[0]["messages"][1]["content"]
+        for name in OPS:
+            assert f'"op": "{name}"' in first_prompt
+        for task in env.unwrapped.tasks:
+            assert sanitize(excerpt(task.description(), 300).removesuffix("[...]").strip()) in first_prompt
+        assert info["ops"] == [{"op": "write", "path": "tasks/digits/config.json", "kind": "code", "ok": True, "error": None}]
+        assert reward > 0 and info["losses"]["digits"] < start - 0.3
+
+
+def test_token_usage_of_each_step_goes_into_the_run_log(make_env):
+    env = make_env(tasks=["digits"], iterations=2)
+    with ChatServer(lambda messages: '```json\n{"op": "evaluate"}\n```') as server:
+        agent = LLMAgent(env, base_url=server.url, model="m", api_key=API_KEY)
+        obs, info = env.reset(seed=0)
+        agent.reset(obs, info)
+        for _ in range(2):
+            obs, *_, info = env.step(agent.act(obs, info))
+    records = list(read_log(env.unwrapped.log.path))
+    assert [r.get("usage") for r in records] == [None] + [{"prompt_tokens": 10, "completion_tokens": 5}] * 2
+
+
+def test_base_url_without_v1_reaches_the_server(make_env):
+    env = make_env(tasks=["digits"], iterations=1)
+    with ChatServer(lambda messages: '{"op": "evaluate"}') as server:
+        agent = LLMAgent(env, base_url=server.url.removesuffix("/v1") + "/", model="m", api_key=API_KEY)
+        obs, info = env.reset(seed=0)
+        *_, info = env.step(agent.act(obs, info))
+        assert len(server.requests) == 1 and info["ops"][0]["ok"]
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://localhost:8000", "http://localhost:8000/v1"),
+    ("http://localhost:8000/", "http://localhost:8000/v1"),
+    (" http://localhost:8000/v1/ ", "http://localhost:8000/v1"),
+    ("https://host/openai/v1/chat/completions", "https://host/openai/v1"),
+    ("https://host/api/v1beta/openai", "https://host/api/v1beta/openai"),  # a path is kept as given
+])
+def test_base_urls_are_normalised(url, expected):
+    assert normalise_base_url(url) == expected
+
+
+def test_a_base_url_that_is_not_http_is_refused():
+    with pytest.raises(AgentConfigError, match="not an http"):
+        normalise_base_url("localhost:8000")
+
+
+@pytest.fixture
+def no_llm_settings(monkeypatch):
+    for name in ("RSIGYM_LLM_BASE_URL", "OPENAI_BASE_URL", "RSIGYM_LLM_MODEL", "OPENAI_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ValueError, match="RSIGYM_LLM_BASE_URL"):
+    return monkeypatch
+
+
+def test_agent_needs_an_endpoint_and_a_model(no_llm_settings, make_env):
+    with pytest.raises(AgentConfigError, match="set RSIGYM_LLM_BASE_URL"):
+        EndpointConfig.resolve(model="m")
+    no_llm_settings.setenv("RSIGYM_LLM_BASE_URL", "http://localhost:8000")
+    with pytest.raises(AgentConfigError, match="--model NAME"):
+        EndpointConfig.resolve()
+    assert EndpointConfig.resolve(model="m") == EndpointConfig("http://localhost:8000/v1", "m", "")
+    with pytest.raises(AgentConfigError, match="needs a model"):  # the env's model tag is empty
         LLMAgent(make_env(tasks=["digits"]))
+    assert LLMAgent(make_env(tasks=["digits"], model="tagged")).client.model == "tagged"  # the tag of `--model`
 
 
 @pytest.mark.parametrize("reply, expected", [
@@ -140,6 +232,8 @@ def test_agent_needs_an_endpoint(make_env, monkeypatch):
     ('```json\n{broken\n```\n```\n[{"op": "submit"}]\n```', '[{"op": "submit"}]'),
     ('Sure: {"op": "read", "path": "lib/tabular.py"} done', '{"op": "read", "path": "lib/tabular.py"}'),
     ("no action here", "no action here"),
+    ('x ```json\n{"op": "write", "path": "a.md", "content": "```py\\n1\\n```"}\n```',  # fences inside a string
+     '{"op": "write", "path": "a.md", "content": "```py\\n1\\n```"}'),
 ])
 def test_extract_action(reply, expected):
     assert extract_action(reply) == expected

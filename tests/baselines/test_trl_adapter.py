@@ -27,6 +27,7 @@ def test_dataset_rows_hold_the_starter_feedback_and_the_seed():
     dataset = make_dataset([0, 1], conversational=False, **ENV)
     assert dataset["seed"] == [0, 1]
     assert "| digits |" in dataset["prompt"][0] and "Digit Recognizer" in dataset["prompt"][0]
+    assert dataset["prompt"][0].count("## Action protocol") == 1  # the first observation brings it, once
 
 
 def test_tool_env_episode_tools_and_reward():
