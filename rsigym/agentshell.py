@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -39,7 +40,7 @@ from rsigym.operations import MAX_WORKSPACE_BYTES
 from rsigym.safecopy import Mirror
 from rsigym.sandbox.base import Limits
 from rsigym.sandbox.common import lend
-from rsigym.sandbox.local import LocalSandbox, confinement_available
+from rsigym.sandbox.local import LocalSandbox
 from rsigym.trusted import load_settings
 from rsigym.workspace import VERSION_CONTROL_NAMES
 
@@ -183,7 +184,7 @@ def run_shell(run_dir: Path, command: Sequence[str] = (), network: bool = False)
     workspace, and serve its ``rsigym evaluate`` / ``submit``; returns the command's exit status.
     When it ends, its edits are copied into ``<run>/workspace`` (pending, not evaluated)."""
     run_dir = Path(run_dir).resolve()
-    if not confinement_available():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
         print("rsigym shell needs root and a working `unshare` (the local sandbox's confined mode); without "
               "them an agent's shell cannot be kept from the run's private data (docs/security.md)", file=sys.stderr)
         return 2

@@ -138,3 +138,70 @@ def test_the_budget_comes_from_trusted_state_not_env_json(tmp_path):
     assert "private loss:" in second.stdout and records(run)[-1]["truncated"]
     assert rsigym("evaluate", run).returncode == 1  # the episode is over
     assert len(records(run)) == 3
+
+
+# -- attack 5a, and 5b-5d from inside the agent's shell -----------------------------------------
+def _protected(run: Path) -> dict[str, str]:
+    """Fingerprints of the run's trusted state, the readable settings copy and the log."""
+    from tests.redteam.arena import fingerprint
+
+    return {name: json.dumps(fingerprint(run / name), sort_keys=True)
+            for name in ("private", "grades", "trusted", "env.json", "log.jsonl", "history.git")}
+
+
+@needs_confinement
+def test_the_agent_shell_cannot_reach_the_runs_trusted_state(tmp_path):
+    run = init(tmp_path)
+    targets = {
+        "private_labels": str(run / "private/wine/labels.csv"), "key": str(run / "trusted/grades.key"),
+        "grades": str(run / "grades"), "env_json": str(run / "env.json"),
+        "trusted_settings": str(run / "trusted/env.json"), "log": str(run / "log.jsonl"),
+        "history": str(run / "history.git"),
+    }
+    attacker = (ATTACKS / "agent_shell.py").read_text()
+    before = _protected(run)
+
+    inside = rsigym("shell", run, "--", "python3", "-", json.dumps(targets), agent_input=attacker)
+    assert inside.returncode == 0, inside.stderr
+    assert "RESULT leaks=[]" in inside.stdout, inside.stdout
+    assert _protected(run) == before
+
+    # The control: the same attacks from a shell outside the sandbox (the old workflow) work.
+    outside = subprocess.run([sys.executable, "-", json.dumps(targets)], input=attacker, capture_output=True, text=True)
+    for attack in ("read private labels", "read the grade key", "write a grade file", "write env.json",
+                   "find labels.csv by walking /"):
+        assert f"GOT {attack}" in outside.stdout
+
+
+@needs_confinement
+def test_a_link_made_in_the_agent_shell_is_refused(tmp_path):
+    run = init(tmp_path)
+    script = (f"ln -s {run}/private/wine/labels.csv tasks/wine/labels.csv && cat > tasks/wine/solution.py && "
+              "rsigym evaluate")
+    done = rsigym("shell", run, "--", "sh", "-c", script, agent_input=LABEL_COPIER)
+    assert done.returncode == 0, done.stderr
+    assert "tasks/wine/labels.csv is a symbolic link" in done.stdout
+    assert records(run)[-1]["losses"]["wine"] == 2.0
+    assert records(run)[-1]["reward"] == pytest.approx(records(run)[0]["loss"] - 2.0)
+    assert (run / "workspace/tasks/wine/labels.csv").is_symlink()  # taken as a link, for the commit
+
+
+@needs_confinement
+def test_the_grading_socket_serves_only_the_agents_uid(tmp_path):
+    import socket
+
+    from rsigym.agentshell import GradingServer
+    from rsigym.safecopy import Mirror
+
+    run = init(tmp_path)
+    server = GradingServer(tmp_path / "rsigym.sock", run, Mirror(run / "workspace", tmp_path / "copy"), uid=12345)
+    server.start()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:  # root, not uid 12345
+            connection.connect(str(tmp_path / "rsigym.sock"))
+            connection.sendall(b'{"command": "evaluate"}\n')
+            reply = json.loads(connection.makefile().readline())
+    finally:
+        server.stop()
+    assert reply["rc"] == 1 and "refused" in reply["stderr"]
+    assert len(records(run)) == 1  # nothing was evaluated
