@@ -1,13 +1,17 @@
 """External-agent mode: a coding agent (Claude Code, Codex, Aider ...) edits the workspace itself.
 
     rsigym workspace init RUN --tasks digits wine --iterations 10 --seed 0
-    ... the agent edits RUN/workspace/ with its own tools ...
+    rsigym shell RUN -- AGENT  # the agent, confined to its copy of the workspace (rsigym.agentshell)
+    ... the agent edits its workspace with its own tools ...
     rsigym evaluate RUN        # one iteration: feedback and public loss, appended to RUN/log.jsonl
     rsigym submit RUN          # end the episode: the private split is scored
 
-Every command rebuilds the env from ``RUN/env.json`` and resumes its logged episode, so the
-loop survives restarts and each call is an ordinary env step in the run log: velocity
-analysis, leaderboards and TensorBoard replay treat an external agent like any other.
+Every command rebuilds the env from the run's trusted settings (``RUN/trusted/``, see
+:mod:`rsigym.trusted`) and resumes its logged episode, so the loop survives restarts and each
+call is an ordinary env step in the run log: velocity analysis, leaderboards and TensorBoard
+replay treat an external agent like any other. An agent that runs ``rsigym evaluate`` from
+its own shell on the host holds the operator's rights: only ``rsigym shell`` keeps the run's
+private data, grades and budget out of its reach (``docs/security.md``).
 """
 from __future__ import annotations
 
