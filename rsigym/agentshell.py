@@ -20,6 +20,7 @@ evaluation land in its copy and are taken at the next request.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -38,7 +39,6 @@ import gymnasium as gym
 from rsigym.external import agent_instructions
 from rsigym.operations import MAX_WORKSPACE_BYTES
 from rsigym.safecopy import Mirror
-from rsigym.sandbox.base import Limits
 from rsigym.sandbox.common import lend
 from rsigym.sandbox.local import LocalSandbox
 from rsigym.trusted import load_settings
@@ -48,7 +48,8 @@ SHELL_DIR = "shell"  # <run>/shell/: the agent's copy of the workspace and its b
 # Lent uids for shells start below the pool of solution runs, so an agent's processes never
 # share a uid (and its process limit) with a solution being graded.
 SHELL_UID_BASE = 2_099_000_000
-SHELL_LIMITS = Limits(cpu_seconds=None, memory_bytes=None, processes=2048, file_size_bytes=4 * 1024**3)
+# An agent's session has no time or memory cap; processes and file sizes are bounded.
+SHELL_RLIMITS = {"RLIMIT_NPROC": 2048, "RLIMIT_FSIZE": 4 * 1024**3, "RLIMIT_CORE": 0}
 _CLIENT_SOURCE = Path(__file__).with_name("_shellclient.py")
 _REQUEST_BYTES = 4096
 
@@ -127,7 +128,7 @@ def _client_script(socket_path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _runtime_dir(uid: int) -> Iterator[Path]:
+def _runtime_dir() -> Iterator[Path]:
     """A folder for the socket and the client, readable by the agent's uid, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="rsigym-shell-") as tmp:
         folder = Path(tmp)
@@ -144,7 +145,7 @@ def _confined_command(
     with tempfile.TemporaryDirectory(prefix="rsigym-view-") as view_root:
         job = {
             "argv": list(argv), "env": env, "cwd": str(workspace), "uid": uid, "gid": uid,
-            "rlimits": {name: [value, value] for name, value in _shell_rlimits().items()},
+            "rlimits": {name: [value, value] for name, value in SHELL_RLIMITS.items()},
             "tmp_bytes": sandbox.tmp_bytes,
             "binds": [[path, False] for path in sandbox._visible] + [[str(path), rw] for path, rw in visible],
             "root": view_root,
@@ -174,11 +175,6 @@ def _confined_command(
     return os.waitstatus_to_exitcode(report["status"]) if "status" in report else 1
 
 
-def _shell_rlimits() -> dict[str, int]:
-    values = {"RLIMIT_NPROC": SHELL_LIMITS.processes, "RLIMIT_FSIZE": SHELL_LIMITS.file_size_bytes, "RLIMIT_CORE": 0}
-    return {name: value for name, value in values.items() if value is not None}
-
-
 def run_shell(run_dir: Path, command: Sequence[str] = (), network: bool = False) -> int:
     """Start ``command`` (default: ``bash``) for an agent, confined to its copy of ``run_dir``'s
     workspace, and serve its ``rsigym evaluate`` / ``submit``; returns the command's exit status.
@@ -190,16 +186,30 @@ def run_shell(run_dir: Path, command: Sequence[str] = (), network: bool = False)
         return 2
     settings = load_settings(run_dir)
     shell_dir = run_dir / SHELL_DIR
-    agent_workspace = shell_dir / "workspace"
     shell_dir.mkdir(mode=0o755, exist_ok=True)
-    Mirror(run_dir / "workspace", agent_workspace).sync()  # start from the run's workspace as it is
+    with open(shell_dir / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another rsigym shell is serving {run_dir}", file=sys.stderr)
+            return 1
+        return _serve_shell(run_dir, settings, shell_dir, command, network)
+
+
+def _serve_shell(run_dir: Path, settings: dict, shell_dir: Path, command: Sequence[str], network: bool) -> int:
+    agent_workspace = shell_dir / "workspace"
+    # A fresh copy of the run's workspace: a killed shell may have left files of its uid behind
+    # (its edits since the last request are lost, as unsaved work is).
+    if agent_workspace.exists():
+        shutil.rmtree(agent_workspace)
+    Mirror(run_dir / "workspace", agent_workspace).sync()
     brief = shell_dir / "AGENT.md"
     brief.write_text(_brief(settings, run_dir, agent_workspace))
     brief.chmod(0o644)
     taken = Mirror(agent_workspace, run_dir / "workspace", skip=reserved_name)
     sandbox = LocalSandbox(confine=True, warm=False, uid_base=SHELL_UID_BASE)
     argv = list(command) or ["bash", "-i"]
-    with sandbox._uids.borrow() as uid, _runtime_dir(uid) as runtime:
+    with sandbox._uids.borrow() as uid, _runtime_dir() as runtime:
         socket_path = runtime / "rsigym.sock"
         client = runtime / "bin" / "rsigym"
         client.write_text(_client_script(socket_path))
@@ -219,9 +229,12 @@ def run_shell(run_dir: Path, command: Sequence[str] = (), network: bool = False)
                 return _confined_command(sandbox, argv, uid, agent_workspace, visible, env, network)
         finally:
             server.stop()
-            with contextlib.suppress(OSError, ValueError):
-                for note in taken.sync(MAX_WORKSPACE_BYTES):
-                    print(f"rsigym shell: {note}", file=sys.stderr)
+            try:
+                notes = taken.sync(MAX_WORKSPACE_BYTES)
+            except (OSError, ValueError) as err:
+                notes = [f"the last edits were not taken into {run_dir / 'workspace'}: {err}"]
+            for note in notes:
+                print(f"rsigym shell: {note}", file=sys.stderr)
 
 
 def _brief(settings: dict, run_dir: Path, agent_workspace: Path) -> str:
