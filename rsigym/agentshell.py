@@ -39,6 +39,7 @@ import gymnasium as gym
 from rsigym.external import agent_instructions
 from rsigym.operations import MAX_WORKSPACE_BYTES
 from rsigym.safecopy import Mirror
+from rsigym.sandbox import _confine
 from rsigym.sandbox.common import lend
 from rsigym.sandbox.local import LocalSandbox
 from rsigym.trusted import load_settings
@@ -81,10 +82,12 @@ class GradingServer(threading.Thread):
                     self._serve(connection)
 
     def stop(self) -> None:
+        """Accept no more requests; wait for one in flight (nothing may change the run's
+        workspace while it is scored)."""
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
-        self.join(timeout=5)
+        self.join()
 
     def _serve(self, connection: socket.socket) -> None:
         credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
@@ -154,8 +157,7 @@ def _confined_command(
         job_read, job_write = os.pipe()
         status_read, status_write = os.pipe()
         job["status_fd"] = status_write
-        confine = Path(sys.modules[LocalSandbox.__module__].__file__).with_name("_confine.py")
-        argv_outer = ["unshare", *namespaces, "--", sys.executable, "-I", "-S", str(confine), str(job_read)]
+        argv_outer = ["unshare", *namespaces, "--", sys.executable, "-I", "-S", _confine.__file__, str(job_read)]
         proc = subprocess.Popen(argv_outer, cwd="/", env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
                                 pass_fds=(job_read, status_write))
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the agent's shell, not for us
