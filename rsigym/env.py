@@ -28,6 +28,7 @@ from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.tasks import SCALES
 from rsigym.textspace import ObservationText
+from rsigym.trusted import load_settings, run_key, save_settings
 from rsigym.workspace import Workspace
 
 MAX_ACTION_CHARS = 200_000
@@ -169,7 +170,8 @@ class RSIEnv(gym.Env[dict, str]):
         if self._owns_run_dir:  # removed even without close(): when collected, or when the process exits
             weakref.finalize(self, _remove_own_folder, self.run_dir, os.getpid())
         # Shared grades also persist in the run (resume and external `rsigym evaluate` reuse them).
-        cache = GradeStore(self.run_dir / "grades", SHARED_CACHE, grading_code_digest(self.tasks)) if shared_cache else {}
+        cache = GradeStore(self.run_dir / "grades", SHARED_CACHE, grading_code_digest(self.tasks),
+                           run_key(self.run_dir)) if shared_cache else {}
         self.evaluator = evaluator_class(self.tasks, self.sandbox, {t.id: t.spec.weight for t in self.tasks}, workers,
                                          cache=cache, **extra)
         self.run_id = f"{self.run_dir.name}-{uuid.uuid4().hex[:8]}"
@@ -278,11 +280,13 @@ class RSIEnv(gym.Env[dict, str]):
         return self._observation(), self._info(ops, evaluated=False)
 
     def _save_settings(self) -> None:
-        """Write ``env.json`` (id and kwargs) so that :func:`load_run` can rebuild this env."""
+        """Keep the id and kwargs :func:`load_run` rebuilds this env from in the run's trusted
+        state; ``env.json`` is a readable copy that nothing reads back."""
         if self.spec is None:
             return
         kwargs = {k: (v.name if isinstance(v, Sandbox) else v) for k, v in self.spec.kwargs.items() if k != "run_dir"}
         settings = {"env_id": self.spec.id, "kwargs": kwargs}
+        save_settings(self.run_dir, settings)
         (self.run_dir / "env.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
 
     def step(self, action: Any):
@@ -493,10 +497,7 @@ def _remove_own_folder(folder: Path, owner_pid: int) -> None:
 def load_run(run_dir: str | Path, **overrides: Any) -> tuple[gym.Env, dict, dict]:
     """Rebuild the env of a run directory and resume its last episode: ``env, obs, info``."""
     run_dir = Path(run_dir)
-    settings_path = run_dir / "env.json"
-    if not settings_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not an rsigym run directory (no env.json)")
-    settings = json.loads(settings_path.read_text())
+    settings = load_settings(run_dir)  # never env.json, which anyone with the run folder can edit
     env = gym.make(settings["env_id"], **{**settings["kwargs"], **overrides, "run_dir": run_dir})
     obs, info = env.reset(options={"resume": True})
     return env, obs, info

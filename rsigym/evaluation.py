@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from collections import OrderedDict
 from typing import Any, Mapping, MutableMapping, NamedTuple, Sequence
 
 from rsigym.loss import suite_loss
+from rsigym.safecopy import UnsafeEntry, copy_regular_tree, unsafe_entries
 from rsigym.sandbox import ExecResult, Sandbox
 from rsigym.tasks import Grade, RunContext, Task, TaskResult
 
@@ -54,7 +54,7 @@ class WorkspaceFiles:
             str(path.relative_to(workspace))
             for folder in SHARED_DIRS
             for path in list_files(workspace / folder)
-        )
+        ) + sorted(name for folder in SHARED_DIRS for name in unsafe_entries(workspace, folder))  # a link is an error
         self._digests: dict[str, str] = {}
 
     def digest(self, rel: str) -> str:
@@ -86,19 +86,17 @@ def task_key(workspace: Path, task_id: str, seed: int, scale: str, shared: Works
     for path in list_files(workspace / "tasks" / task_id):
         digest.update(str(path.relative_to(workspace)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for rel in unsafe_entries(workspace, f"tasks/{task_id}"):  # a link makes the run an error: key it
+        digest.update(f"unsafe\0{rel}\0".encode())
     digest.update("\0".join(shared.names).encode())
     return digest.hexdigest()
 
 
 def _copy_inputs(workspace: Path, task_id: str, scratch: Path) -> None:
-    for folder in (Path("tasks") / task_id, *map(Path, SHARED_DIRS)):
-        source = workspace / folder
-        target = scratch / folder
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=False, ignore_dangling_symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            target.mkdir(parents=True, exist_ok=True)
+    """Copy the task's folder and the shared folders; ``UnsafeEntry`` on a link or special file,
+    which is never followed (a link to the private labels must not copy them in)."""
+    for folder in (f"tasks/{task_id}", *SHARED_DIRS):
+        copy_regular_tree(workspace, folder, scratch / folder, skip=lambda name: name == "__pycache__")
 
 
 # Read tracking: every shared file of a run's copy gets access time 0 before the run; the kernel
@@ -146,13 +144,20 @@ def run_task(
     ``TaskResult.files_read`` lists the shared files the run read (``None``: not tracked here)."""
     with tempfile.TemporaryDirectory(prefix=f"rsigym-{task.id}-") as tmp:
         scratch = Path(tmp)
-        _copy_inputs(workspace, task.id, scratch)
-        track = access_times_recorded(scratch.parent)
+        try:
+            _copy_inputs(workspace, task.id, scratch)
+            refused = ""
+        except UnsafeEntry as err:
+            refused = str(err)
+        track = access_times_recorded(scratch.parent) and not refused
         if track:
             _mark_unread(scratch)
         ctx = RunContext(task.id, scratch, Path(data_dir), Path(private_dir), scratch / "out", seed, scale)
         ctx.output_dir.mkdir()
-        if not (ctx.solution_dir / task.entry).is_file():
+        if refused:
+            run = ExecResult(2, "", "", 0.0)
+            grade = Grade(False, error=refused)
+        elif not (ctx.solution_dir / task.entry).is_file():
             run = ExecResult(2, "", "", 0.0)
             grade = Grade(False, error=f"tasks/{task.id}/{task.entry} is missing")
         else:

@@ -1,13 +1,17 @@
 """External-agent mode: a coding agent (Claude Code, Codex, Aider ...) edits the workspace itself.
 
     rsigym workspace init RUN --tasks digits wine --iterations 10 --seed 0
-    ... the agent edits RUN/workspace/ with its own tools ...
+    rsigym shell RUN -- AGENT  # the agent, confined to its copy of the workspace (rsigym.agentshell)
+    ... the agent edits its workspace with its own tools ...
     rsigym evaluate RUN        # one iteration: feedback and public loss, appended to RUN/log.jsonl
     rsigym submit RUN          # end the episode: the private split is scored
 
-Every command rebuilds the env from ``RUN/env.json`` and resumes its logged episode, so the
-loop survives restarts and each call is an ordinary env step in the run log: velocity
-analysis, leaderboards and TensorBoard replay treat an external agent like any other.
+Every command rebuilds the env from the run's trusted settings (``RUN/trusted/``, see
+:mod:`rsigym.trusted`) and resumes its logged episode, so the loop survives restarts and each
+call is an ordinary env step in the run log: velocity analysis, leaderboards and TensorBoard
+replay treat an external agent like any other. An agent that runs ``rsigym evaluate`` from
+its own shell on the host holds the operator's rights: only ``rsigym shell`` keeps the run's
+private data, grades and budget out of its reach (``docs/security.md``).
 """
 from __future__ import annotations
 
@@ -23,13 +27,14 @@ from rsigym.env import load_run
 INSTRUCTIONS_FILE = "AGENT.md"
 
 
-def agent_instructions(env: gym.Env, run_dir: Path) -> str:
-    """The brief a coding agent reads: the loop, the rules and every task's description."""
+def agent_instructions(env: gym.Env, workspace: Path, evaluate: str, submit: str) -> str:
+    """The brief a coding agent reads: the loop, the rules and every task's description.
+    ``workspace`` is the folder it edits; ``evaluate`` and ``submit`` are the commands it runs."""
     base = env.unwrapped
     lines = [
         "# rsigym: improve this agent system",
         "",
-        f"Workspace: `{base.workspace_dir}` (edit files there with your own tools).",
+        f"Workspace: `{workspace}` (edit files there with your own tools).",
         f"Budget: {base.iterations} evaluations. Loss per task: 1 = starter, 0 = reference, 2 = invalid;",
         "the suite loss is their weighted mean. Lower is better.",
         "",
@@ -37,15 +42,16 @@ def agent_instructions(env: gym.Env, run_dir: Path) -> str:
         "1. Read the task descriptions below and the files under `tasks/<id>/`, `lib/`, `harness/`.",
         "2. Edit solutions (`tasks/<id>/`), shared code (`lib/`), checkpoints (`weights/`) or your notes",
         "   (`harness/memory.md`).",
-        f"3. Run `rsigym evaluate {run_dir}`: it scores the workspace on the public split, prints the",
+        f"3. Run `{evaluate}`: it scores the workspace on the public split, prints the",
         "   per-task losses and any error (traceback tail), and uses one iteration of the budget.",
         "4. Keep what lowered the loss; undo what did not (the workspace is committed at every",
         "   evaluation; the log lists each iteration's commit).",
-        f"5. When the budget is nearly spent or you cannot improve further, run `rsigym submit {run_dir}`.",
+        f"5. When the budget is nearly spent or you cannot improve further, run `{submit}`.",
         "",
         "Rules: only the files in the workspace count; solutions run in a sandbox without network,",
         "read their data from `$RSI_DATA_DIR` and write artefacts to `$RSI_OUTPUT_DIR`; the private",
-        "labels are not reachable and are scored only at submit.",
+        "labels are not reachable and are scored only at submit. Links (symlinks) in the workspace are",
+        "refused: a task whose folder holds one scores as an error.",
         "",
         "## Tasks",
     ]
@@ -77,7 +83,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     env = gym.make(args.env_id, **kwargs)
     try:
         obs, info = env.reset(seed=args.seed)
-        (run_dir / INSTRUCTIONS_FILE).write_text(agent_instructions(env, run_dir))
+        brief = agent_instructions(env, env.unwrapped.workspace_dir, f"rsigym evaluate {run_dir}", f"rsigym submit {run_dir}")
+        (run_dir / INSTRUCTIONS_FILE).write_text(brief)
         _print_step(obs, None, info)
     finally:
         env.close()
@@ -116,6 +123,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return _step(Path(args.run_dir), "submit")
 
 
+def cmd_shell(args: argparse.Namespace) -> int:
+    from rsigym.agentshell import run_shell  # only this command needs the sandbox machinery
+
+    command = args.agent_command[1:] if args.agent_command[:1] == ["--"] else args.agent_command
+    try:
+        return run_shell(Path(args.run_dir), command, network=args.network)
+    except FileNotFoundError as err:
+        print(f"{err}; create one with `rsigym workspace init {args.run_dir}`", file=sys.stderr)
+        return 2
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``workspace init``, ``evaluate`` and ``submit`` to the ``rsigym`` command line."""
     workspace = subparsers.add_parser("workspace", help="set up a run for an external (coding) agent")
@@ -141,3 +159,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit = subparsers.add_parser("submit", help="end RUN's episode and score the private split")
     submit.add_argument("run_dir", metavar="RUN")
     submit.set_defaults(func=cmd_submit)
+
+    shell = subparsers.add_parser("shell", help="start an agent's shell (or CMD) confined to RUN's workspace; "
+                                                "its `rsigym evaluate` / `submit` reach the grader through a socket")
+    shell.add_argument("run_dir", metavar="RUN")
+    shell.add_argument("--network", action="store_true",
+                       help="keep the host's network (a coding agent that calls a model API needs it)")
+    shell.add_argument("agent_command", nargs=argparse.REMAINDER, metavar="-- CMD",
+                       help="the command to run (default: an interactive bash)")
+    shell.set_defaults(func=cmd_shell)

@@ -6,6 +6,11 @@ before doing anything. A :class:`GradeStore` answers from memory first, then fro
 in its folder (``<run>/grades/``, out of every sandbox's reach), and writes each new
 entry through to both.
 
+Every file is signed: an HMAC, under the run's secret key (``<run>/trusted/``, see
+:mod:`rsigym.trusted`), of the cache key and the entry. A file that was edited, copied under
+another name, written by hand or left unsigned is treated as absent: the task is graded
+again, never served what the file says.
+
 File names hash the cache key with a *salt*, the digest of the grading code (every task's
 folder and class module, and rsigym's version): after an upgrade or an edited grader the
 old files are simply never found again.
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, MutableMapping, Sequence
 
 from rsigym.tasks import Grade, Task, TaskResult
+from rsigym.trusted import sign, verify
 
 
 def grading_code_digest(tasks: Sequence[Task]) -> str:
@@ -38,13 +44,14 @@ def grading_code_digest(tasks: Sequence[Task]) -> str:
 
 
 class GradeStore(MutableMapping[str, Any]):
-    """A grade cache: ``memory`` (often the process-wide one) backed by JSON files in ``folder``.
-    Iteration and ``len`` cover what is in memory."""
+    """A grade cache: ``memory`` (often the process-wide one) backed by JSON files in ``folder``,
+    each signed with ``key``. Iteration and ``len`` cover what is in memory."""
 
-    def __init__(self, folder: Path, memory: MutableMapping[str, Any], salt: str):
+    def __init__(self, folder: Path, memory: MutableMapping[str, Any], salt: str, key: bytes):
         self.folder = Path(folder)
         self.memory = memory
         self.salt = salt
+        self.key = key
 
     def _path(self, key: str) -> Path:
         return self.folder / (hashlib.sha256(f"{self.salt}\0{key}".encode()).hexdigest()[:40] + ".json")
@@ -56,8 +63,12 @@ class GradeStore(MutableMapping[str, Any]):
                 self._write(key, value)
             return value
         try:
-            value = _decode(json.loads(self._path(key).read_text()))
-        except (OSError, ValueError, KeyError, TypeError):  # absent, or a torn or foreign file
+            signed = json.loads(self._path(key).read_text())
+            body = signed["entry"]
+            if not verify(self.key, signed["hmac"], self.salt.encode(), key.encode(), body.encode()):
+                raise ValueError("bad signature")  # tampered, moved or foreign: grade again
+            value = _decode(json.loads(body))
+        except (OSError, ValueError, KeyError, TypeError):  # absent, torn, unsigned or forged
             raise KeyError(key) from None
         self.memory[key] = value
         return value
@@ -69,8 +80,10 @@ class GradeStore(MutableMapping[str, Any]):
     def _write(self, key: str, value: Any) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        body = json.dumps(_encode(value), default=_plain)
+        signature = sign(self.key, self.salt.encode(), key.encode(), body.encode())
         with os.fdopen(handle, "w") as stream:
-            json.dump(_encode(value), stream, default=_plain)
+            json.dump({"hmac": signature, "entry": body}, stream)
         os.replace(temporary, self._path(key))  # readers see the old file or the new one, never half
 
     def __delitem__(self, key: str) -> None:

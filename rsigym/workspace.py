@@ -188,7 +188,15 @@ class Workspace:
         env = {"GIT_DIR": str(self.history), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         archive = subprocess.run(["git", "archive", "--format=tar", commit], env=env, capture_output=True, check=True)
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(destination, filter="data")
+            tar.extractall(destination, filter=_links_as_committed)
+
+
+def _links_as_committed(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
+    """The ``data`` filter, except that a committed symlink is recreated as the same link,
+    wherever it points: the evaluation refuses links without following them, so scoring the
+    export gives the error the live workspace gave (the ``data`` filter raised instead, and
+    every later resume of the run with it). A git tree cannot hold a path below a link."""
+    return member if member.issym() else tarfile.data_filter(member, destination)
 
     def _prune_empty_dirs(self) -> None:
         keep = {self.root / folder for folder in LAYOUT}

@@ -203,7 +203,8 @@ def test_grade_files_from_other_grading_code_are_not_used(tmp_path):
     from rsigym.tasks import Grade, TaskResult
 
     result = TaskResult("t", Grade(True, 0.5, 0.4, details={"x": (1, 2)}), 0.3, 0.2, 1.0, files_read=("lib/a.py",))
-    GradeStore(tmp_path, {}, salt="v1")["k"] = result
-    assert GradeStore(tmp_path, {}, salt="v1")["k"] == result._replace(grade=result.grade._replace(details={"x": [1, 2]}))
+    key = b"k" * 32
+    GradeStore(tmp_path, {}, salt="v1", key=key)["k"] = result
+    assert GradeStore(tmp_path, {}, salt="v1", key=key)["k"] == result._replace(grade=result.grade._replace(details={"x": [1, 2]}))
     with pytest.raises(KeyError):
-        GradeStore(tmp_path, {}, salt="v2")["k"]
+        GradeStore(tmp_path, {}, salt="v2", key=key)["k"]

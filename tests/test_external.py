@@ -1,8 +1,13 @@
 """External-agent mode: workspace init, then evaluate / submit as separate commands on the run folder."""
 import argparse
 import json
+import subprocess
+import sys
+
+import pytest
 
 from rsigym.external import register
+from rsigym.sandbox.local import confinement_available
 from tests.conftest import BROKEN_SOLUTION, STRONG_DIGITS
 
 
@@ -64,3 +69,34 @@ def test_init_refuses_an_existing_run_without_force(tmp_path, capsys):
 def test_evaluate_needs_a_run_folder(tmp_path, capsys):
     assert rsigym("evaluate", str(tmp_path)) == 2
     assert "workspace init" in capsys.readouterr().err
+
+
+def _shell(run, *command: str, agent_input: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rsigym.cli", "shell", str(run), "--", *command],
+                          input=agent_input, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.skipif(not confinement_available(), reason="rsigym shell needs root and unshare")
+def test_an_agent_in_rsigym_shell_edits_evaluates_and_hits_its_budget(tmp_path):
+    run = tmp_path / "run"
+    assert rsigym("workspace", "init", str(run), "--tasks", "digits", "--iterations", "2") == 0
+    script = ("id -u; cat ../AGENT.md | grep -c 'rsigym evaluate'; cat > tasks/digits/config.json; "
+              "rsigym evaluate; rsigym evaluate; rsigym evaluate; echo third=$?; "
+              "echo pending-note >> harness/memory.md; exit 5")
+    done = _shell(run, "sh", "-c", script, agent_input=json.dumps(STRONG_DIGITS))
+    assert done.returncode == 5, done.stderr
+    uid = int(done.stdout.split()[0])
+    assert uid != 0 and "third=1" in done.stdout and "is over" in done.stderr
+    log = records(run)
+    assert [r["iteration"] for r in log] == [0, 1, 2]
+    assert log[1]["loss"] < log[0]["loss"] - 0.1 and log[1]["reward"] == pytest.approx(log[0]["loss"] - log[1]["loss"])
+    assert log[2]["truncated"] and log[2]["private_loss"] is not None
+    # Edits made after the last evaluation are kept in the run's workspace, pending; the
+    # agent's copy is handed back to the run's owner.
+    assert (run / "workspace/harness/memory.md").read_text().endswith("pending-note\n")
+    assert all(path.stat().st_uid == 0 for path in (run / "shell/workspace").rglob("*"))
+
+
+def test_rsigym_shell_needs_a_run_folder(tmp_path):
+    done = _shell(tmp_path, "true")
+    assert done.returncode == 2 and "workspace init" in done.stderr
