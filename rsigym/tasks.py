@@ -8,14 +8,21 @@ scores those artefacts on the public and private splits outside the sandbox.
 from __future__ import annotations
 
 import abc
+import hashlib
+import hmac
 import json
 import math
+import os
+import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from rsigym.loss import normalised_loss
 from rsigym.sandbox import ExecResult, Limits
+from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
 SCALES = ("ci", "full")
@@ -51,6 +58,9 @@ class TaskSpec:
     medals: dict[str, float] | None = None  # gold/silver/bronze score thresholds
     edits: tuple[Edit, ...] = ()
     notes: str = ""
+    # Where the sandbox could find the task's hidden data: "<package>:<path inside it>" or
+    # "stdlib:<path>" (see rsigym.sandbox.hidden). Confined sandboxes hide them.
+    leak_sources: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, path: Path) -> "TaskSpec":
@@ -63,6 +73,7 @@ class TaskSpec:
         if unknown:
             raise TaskSpecError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
         raw["edits"] = tuple(Edit(e["name"], dict(e["set"])) for e in raw.get("edits", ()))
+        raw["leak_sources"] = tuple(raw.get("leak_sources", ()))
         raw.pop("leaderboard", None)
         raw.pop("calibration", None)
         spec = cls(**raw)
@@ -81,8 +92,76 @@ class TaskSpec:
             problems.append("baseline and reference must be finite")
         elif self.baseline == self.reference:
             problems.append("baseline equals reference: the loss would be undefined")
+        for source in self.leak_sources:
+            try:
+                parse_leak_source(source)
+            except ValueError as err:
+                problems.append(str(err))
         if problems:
             raise TaskSpecError(f"{where}: " + "; ".join(problems))
+
+
+HOST_KEY_ENV = "RSIGYM_HOST_KEY_FILE"
+INSTANCE_SECRET_FILE = "instance_secret"
+
+
+def host_key_path() -> Path:
+    """Where this host's task key lives: ``$RSIGYM_HOST_KEY_FILE``, else ``$RSIGYM_HOME/host.key``,
+    else ``~/.local/share/rsigym/host.key``. Share the file to get the same task instances on
+    several machines (a leaderboard); keep it out of every sandbox's view."""
+    if os.environ.get(HOST_KEY_ENV):
+        return Path(os.environ[HOST_KEY_ENV]).expanduser()
+    home = os.environ.get("RSIGYM_HOME")
+    base = Path(home).expanduser() if home else Path.home() / ".local" / "share" / "rsigym"
+    return base / "host.key"
+
+
+def host_key() -> bytes:
+    """This host's random task key, created on first use (mode 0600, owner only).
+
+    Concurrent first uses agree: each writes a candidate file and links it into place, and
+    whoever loses the race reads the winner's key."""
+    path = host_key_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) < 16:
+        raise ValueError(f"{path}: a host key needs at least 16 random bytes (32 hex digits)")
+    return key
+
+
+def instance_secret(task_id: str, seed: int, private_dir: Path) -> bytes:
+    """The secret a task instance draws its test split and generated data from.
+
+    ``HMAC-SHA256(host key, task id and seed)``: the same seed on the same host (or with the
+    same key file) gives the same instance, and nothing the sandbox sees (the seed, its
+    environment, the public data) lets it compute the secret. It is also written to
+    ``private_dir`` (owner only), next to the labels it produced."""
+    message = f"rsigym-instance:{task_id}:{int(seed)}".encode()
+    secret = hmac.new(host_key(), message, hashlib.sha256).digest()
+    private_dir = Path(private_dir)
+    private_dir.mkdir(parents=True, exist_ok=True)
+    record = private_dir / INSTANCE_SECRET_FILE
+    record.write_text(secret.hex() + "\n")
+    record.chmod(0o600)
+    return secret
+
+
+def secret_rng(secret: bytes, *salt: int) -> np.random.Generator:
+    """A NumPy generator seeded with all 256 bits of ``secret`` (and ``salt``), so that no
+    search over small seeds finds it."""
+    entropy = [int.from_bytes(secret[i : i + 4], "little") for i in range(0, len(secret), 4)]
+    return np.random.default_rng([*entropy, *salt])
 
 
 class Grade(NamedTuple):
@@ -131,6 +210,7 @@ class Task(abc.ABC):
     def __init__(self, folder: Path, spec: TaskSpec | None = None):
         self.folder = Path(folder)
         self.spec = spec or TaskSpec.from_json(self.folder / "task.json")
+        hide_leak_sources(self.spec.leak_sources)  # from every confined sandbox of this process
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec.id!r})"
@@ -167,7 +247,14 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
-        """Build the task instance for ``seed``: public inputs in ``data_dir``, hidden ones in ``private_dir``."""
+        """Build the task instance for ``seed``: public inputs in ``data_dir``, hidden ones in ``private_dir``.
+
+        Draw every random choice that shapes hidden data (the test split, generated data) from
+        :meth:`instance_rng`, never from ``seed`` itself: the solution sees ``seed``."""
+
+    def instance_rng(self, seed: int, private_dir: Path, *salt: int) -> np.random.Generator:
+        """A generator keyed by this instance's secret (see :func:`instance_secret`)."""
+        return secret_rng(instance_secret(self.id, seed, private_dir), *salt)
 
     entry = "solution.py"  # the file in workspace/tasks/<id>/ that a run starts from
 

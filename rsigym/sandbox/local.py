@@ -42,6 +42,7 @@ from rsigym.sandbox.common import (
     require_scratch_dir,
     sandbox_environment,
 )
+from rsigym.sandbox.hidden import hidden_paths
 from rsigym.sandbox.pylaunch import Program, parse_python_command, simple_command
 
 _CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
@@ -260,6 +261,7 @@ class LocalSandbox(Sandbox):
                 + [[str(cwd), True]]
                 + [[str(path), False] for path in readonly],
                 "root": view_root,
+                "hidden": hidden_paths(),  # the loaded tasks' leak sources
             }
             if program is not None:
                 return _supervise(self._warm_starter(program, start, env, {}, job), limits, timeout)
