@@ -220,6 +220,7 @@ class RSIEnv(gym.Env[dict, str]):
             t.id: {"category": t.spec.category, "human_minutes": t.spec.human_minutes, "weight": t.spec.weight, "metric": t.spec.metric}
             for t in self.tasks
         }
+        record["integrity"] = self.sandbox.integrity
         self.log.append(record)
         return self._observation(), self._info(ops, evaluated=True, result=result)
 
@@ -411,6 +412,7 @@ class RSIEnv(gym.Env[dict, str]):
             },
             "run_dir": str(self.run_dir),
             "log_path": str(self.log.path),
+            "integrity": self.sandbox.integrity,
         }
         if self.info_stats:
             info.update(

@@ -168,6 +168,10 @@ class LocalSandbox(Sandbox):
         elif confine and (os.geteuid() != 0 or not shutil.which("unshare")):
             raise RuntimeError("confined mode needs root and `unshare`; use confine=False or the docker sandbox")
         self.mode = "confined" if confine else "process"
+        self.integrity = "strong" if confine else (
+            "weak: process mode runs solutions as the caller on the host's file system; they can read "
+            "bundled test data, private task files and the host key (use confined mode or docker)"
+        )
         self.tmp_bytes = tmp_bytes
         self._uids = _uid_pool(uid_base)
         self._bin_dirs = [str(Path(self.python_path).parent)]

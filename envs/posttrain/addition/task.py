@@ -77,7 +77,7 @@ class AdditionTask(CheckpointTask):
         private_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(base / "model.safetensors", data_dir / "base.safetensors")
         shutil.copyfile(base / "config.json", data_dir / "base.json")
-        rng = np.random.default_rng([seed, SALT])
+        rng = self.instance_rng(seed, private_dir, SALT)
         seen: set[tuple[int, int]] = set()
         worked = unique_problems(rng, sizes["train"], recipe.max_digits, seen)
         with (data_dir / "train.jsonl").open("w") as handle:

@@ -78,7 +78,7 @@ class SynthLangTask(CheckpointTask):
 
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
         sizes = SCALES[scale]
-        rng = np.random.default_rng([seed, SALT])
+        rng = self.instance_rng(seed, private_dir, SALT)
         target = random_automaton(rng, sizes.n_states, sizes.n_symbols)
         relatives = [related_automaton(target, rng, distance) for distance in RELATED_DISTANCES]
         length = sizes.doc_len
