@@ -8,20 +8,24 @@ scores those artefacts on the public and private splits outside the sandbox.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import hmac
 import json
 import math
 import os
 import secrets
+import shutil
+import tempfile
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from rsigym.loss import normalised_loss
-from rsigym.sandbox import ExecResult, Limits
+from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
@@ -105,10 +109,26 @@ HOST_KEY_ENV = "RSIGYM_HOST_KEY_FILE"
 INSTANCE_SECRET_FILE = "instance_secret"
 
 
+_host_key_override: ContextVar[Path | None] = ContextVar("rsigym_host_key_override", default=None)
+
+
+@contextlib.contextmanager
+def using_host_key_file(path: Path) -> Iterator[None]:
+    """Build instances with the key in ``path`` instead, in this thread (the leak audit uses
+    it to play an attacker who rebuilds an instance without the host's key)."""
+    token = _host_key_override.set(Path(path))
+    try:
+        yield
+    finally:
+        _host_key_override.reset(token)
+
+
 def host_key_path() -> Path:
     """Where this host's task key lives: ``$RSIGYM_HOST_KEY_FILE``, else ``$RSIGYM_HOME/host.key``,
     else ``~/.local/share/rsigym/host.key``. Share the file to get the same task instances on
     several machines (a leaderboard); keep it out of every sandbox's view."""
+    if _host_key_override.get() is not None:
+        return _host_key_override.get()
     if os.environ.get(HOST_KEY_ENV):
         return Path(os.environ[HOST_KEY_ENV]).expanduser()
     home = os.environ.get("RSIGYM_HOME")
@@ -290,3 +310,123 @@ class Task(abc.ABC):
             if threshold is not None and better(score, threshold):
                 return name
         return None
+
+
+def score_solution(
+    task: Task,
+    files: Mapping[str, str | bytes] | Path | None = None,
+    seed: int = 0,
+    scale: str = "ci",
+    sandbox: Sandbox | None = None,
+    weights: Mapping[str, Path] | None = None,
+) -> TaskResult:
+    """Grade a solution of ``task`` in a fresh workspace and a fresh instance for ``seed``.
+
+    The solution is the task's starter overlaid with ``files``: a folder copied over it, or a
+    map from paths inside ``workspace/tasks/<id>/`` to their contents. ``weights`` maps file
+    names to files copied into ``workspace/weights/``. It runs in ``sandbox`` (default: a
+    :class:`~rsigym.sandbox.LocalSandbox`) exactly as an evaluation in the env runs it."""
+    from rsigym.evaluation import run_task  # evaluation imports this module
+    from rsigym.sandbox import LocalSandbox
+
+    with tempfile.TemporaryDirectory(prefix=f"rsigym-score-{task.id}-") as tmp:
+        root = Path(tmp)
+        workspace = root / "workspace"
+        solution = workspace / "tasks" / task.id
+        if task.starter_dir.is_dir():
+            shutil.copytree(task.starter_dir, solution)
+        solution.mkdir(parents=True, exist_ok=True)
+        if task.shared_lib_dir:
+            shutil.copytree(task.shared_lib_dir, workspace / "lib")
+        (workspace / "lib").mkdir(exist_ok=True)
+        (workspace / "weights").mkdir()
+        for name, source in (weights or {}).items():
+            shutil.copyfile(source, workspace / "weights" / name)
+        if isinstance(files, (str, Path)):
+            shutil.copytree(files, solution, dirs_exist_ok=True)
+        else:
+            for relative, content in (files or {}).items():
+                target = solution / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content if isinstance(content, bytes) else content.encode())
+        data, private = root / "data" / task.id, root / "private" / task.id
+        task.prepare(seed, scale, data, private)
+        return run_task(task, workspace, data, private, sandbox or LocalSandbox(), seed, scale)
+
+
+class TaskCheckError(AssertionError):
+    """A task that fails :func:`check_task`; the message lists every failed check."""
+
+
+TASK_CHECKS = ("spec", "determinism", "starter", "reference", "leaks")
+
+
+def check_task(
+    task: Task,
+    seed: int = 0,
+    scale: str = "ci",
+    sandbox: Sandbox | None = None,
+    checks: Sequence[str] = TASK_CHECKS,
+) -> dict[str, Any]:
+    """The task contract, as a conformance suite any task gets for free (in the way
+    PettingZoo's ``api_test`` checks an environment). ``checks`` picks from:
+
+    - ``spec``: the spec validates, and the task has a description and a starter entry file;
+    - ``determinism``: the same seed builds the same instance, public and private files alike;
+    - ``starter``: the starter runs and is graded valid;
+    - ``reference``: the solution in ``reference/`` (if any) has a lower private loss than the starter;
+    - ``leaks``: the lookup attacker of :mod:`rsigym.leak_audit` does not beat the starter on
+      the private split (and finds no hidden document).
+
+    Returns the figures measured; raises :class:`TaskCheckError` listing every failure."""
+    unknown = set(checks) - set(TASK_CHECKS)
+    if unknown:
+        raise ValueError(f"unknown checks {sorted(unknown)}; known: {TASK_CHECKS}")
+    failures: list[str] = []
+    report: dict[str, Any] = {}
+    if "spec" in checks:
+        try:
+            task.spec.validate(task.id)
+        except TaskSpecError as err:
+            failures.append(str(err))
+        if not task.description().strip():
+            failures.append("no description")
+        if not (task.starter_dir / task.entry).is_file():
+            failures.append(f"the starter has no {task.entry}")
+    if "determinism" in checks:
+        with tempfile.TemporaryDirectory(prefix=f"rsigym-check-{task.id}-") as tmp:
+            first, again = Path(tmp) / "first", Path(tmp) / "again"
+            for root in (first, again):
+                task.prepare(seed, scale, root / "data", root / "private")
+            if _tree_digest(first) != _tree_digest(again):
+                failures.append(f"seed {seed} built two different instances")
+    starter = None
+    if {"starter", "reference", "leaks"} & set(checks):
+        starter = score_solution(task, None, seed, scale, sandbox)
+        report["starter_private_loss"] = starter.private_loss
+        if not starter.grade.valid:
+            failures.append(f"the starter is not valid: {starter.grade.error}")
+    reference = task.folder / "reference"
+    if "reference" in checks and reference.is_dir() and starter is not None:
+        result = score_solution(task, reference, seed, scale, sandbox)
+        report["reference_private_loss"] = result.private_loss
+        if not (result.grade.valid and result.private_loss < starter.private_loss):
+            failures.append(f"the reference (private loss {result.private_loss:.4f}) does not beat the starter "
+                            f"({starter.private_loss:.4f}): {result.grade.error}")
+    if "leaks" in checks and starter is not None:
+        from rsigym.leak_audit import audit_leaks
+
+        audit = audit_leaks(task, starter, seed, scale, sandbox)
+        report["leak_audit"] = audit._asdict()
+        failures += [f"leak: {finding}" for finding in audit.findings]
+    if failures:
+        raise TaskCheckError(f"{task.id}: " + "; ".join(failures))
+    return report
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    """Content hashes of every file under ``root``, by relative path."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*")) if path.is_file()
+    }
