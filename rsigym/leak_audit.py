@@ -55,9 +55,12 @@ class LeakAudit(NamedTuple):
     attacker_report: str = ""  # the attacker's last output line (what it matched or found)
 
 
-def audit_leaks(task: Task, starter: TaskResult, seed: int = 0, scale: str = "ci", sandbox: Sandbox | None = None) -> LeakAudit:
+def audit_leaks(
+    task: Task, seed: int = 0, scale: str = "ci", sandbox: Sandbox | None = None, starter: TaskResult | None = None
+) -> LeakAudit:
     """Play the lookup attacker against ``task``'s instance for ``seed`` (see the module docs).
-    ``starter`` is the starter's result on the same instance."""
+    ``starter``: the starter's result on the same instance, if already known (tabular tasks
+    compare with it; it is measured when needed)."""
     if task.spec.category == "kernel":
         return LeakAudit("not applicable: kernels hold no labels; their inputs are drawn after import", ())
     with tempfile.TemporaryDirectory(prefix=f"rsigym-audit-{task.id}-") as tmp:
@@ -92,7 +95,8 @@ def _rebuild(task: Task, seeds: list[int], scale: str, root: Path) -> list[Path]
     return folders
 
 
-def _tabular(task: Task, starter: TaskResult, seed: int, scale: str, sandbox: Sandbox | None, rebuilt: list[Path]) -> LeakAudit:
+def _tabular(task: Task, starter: TaskResult | None, seed: int, scale: str, sandbox: Sandbox | None, rebuilt: list[Path]) -> LeakAudit:
+    starter = starter or score_solution(task, None, seed, scale, sandbox)
     files: dict[str, str | bytes] = {
         task.entry: ATTACKER.read_text(),
         "leak_audit.json": json.dumps({"mode": "tabular"}),

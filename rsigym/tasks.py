@@ -401,7 +401,7 @@ def check_task(
             if _tree_digest(first) != _tree_digest(again):
                 failures.append(f"seed {seed} built two different instances")
     starter = None
-    if {"starter", "reference", "leaks"} & set(checks):
+    if {"starter", "reference"} & set(checks):
         starter = score_solution(task, None, seed, scale, sandbox)
         report["starter_private_loss"] = starter.private_loss
         if not starter.grade.valid:
@@ -413,10 +413,10 @@ def check_task(
         if not (result.grade.valid and result.private_loss < starter.private_loss):
             failures.append(f"the reference (private loss {result.private_loss:.4f}) does not beat the starter "
                             f"({starter.private_loss:.4f}): {result.grade.error}")
-    if "leaks" in checks and starter is not None:
+    if "leaks" in checks:
         from rsigym.leak_audit import audit_leaks
 
-        audit = audit_leaks(task, starter, seed, scale, sandbox)
+        audit = audit_leaks(task, seed, scale, sandbox, starter)
         report["leak_audit"] = audit._asdict()
         failures += [f"leak: {finding}" for finding in audit.findings]
     if failures:
