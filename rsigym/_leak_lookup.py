@@ -34,15 +34,15 @@ SKIPPED_ROOTS = ("/proc", "/sys", "/dev")
 SEARCH_ROOTS = ("/usr/share", "/usr/local", "/opt", "/srv", "/home", "/root", "/tmp", "/var/tmp", "/mnt", "/data")
 
 
-def readable_files(suffixes: tuple[str, ...] | None, deadline: float, report: dict):
+def readable_files(suffixes: tuple[str, ...] | None, deadline: float, report: dict, first: tuple[str, ...] = ()):
     """Every regular file the sandbox can open (only ``suffixes``, or all but binary ones), once
     each, the interpreter's folders first; the solution's own folder and public data are left
-    out. ``report["complete"]`` says whether the walk ended before ``deadline``."""
+    out; the ``first`` folders are walked first. ``report["complete"]`` says whether the walk ended before ``deadline``."""
     seen = set()
     own = {os.path.realpath(os.getcwd()), os.path.realpath(os.environ.get("RSI_DATA_DIR", "/nonexistent"))}
     data = os.path.dirname(os.environ.get("RSI_DATA_DIR", "/"))
     # the data folder's neighbours (a run's private folder may sit there) and the interpreter first
-    roots = [os.path.dirname(data), sys.base_prefix, sys.prefix, *sys.path, os.environ.get("HOME", "/"), *SEARCH_ROOTS]
+    roots = [*first, os.path.dirname(data), sys.base_prefix, sys.prefix, *sys.path, os.environ.get("HOME", "/"), *SEARCH_ROOTS]
     report["complete"] = False
     for root in roots:
         for folder, subfolders, names in os.walk(root, onerror=lambda err: None):
@@ -221,7 +221,8 @@ def tabular(settings: dict) -> None:
 def documents(settings: dict) -> None:
     needles = [bytes.fromhex(n) for n in settings["needles"]]
     searched, walk = 0, {}
-    for path in readable_files(None, time.monotonic() + settings.get("search_seconds", 60), walk):
+    deadline = time.monotonic() + settings.get("search_seconds", 120)
+    for path in readable_files(None, deadline, walk, tuple(settings.get("priority", ()))):
         try:
             text = _read(path)
         except (OSError, EOFError, gzip.BadGzipFile, ValueError):

@@ -14,9 +14,10 @@ outside the sandbox from public code and the numbers the sandbox shows it:
   rows with the label found and the rest with a constant. It must not beat the starter's loss
   on the private split.
 - **Document tasks** (language modelling, post-training): a search solution looks for
-  fragments of the hidden test documents in every file the sandbox can read, and the rebuilt
-  instances' test documents are compared with the real ones. Nothing may be found: a model
-  can only learn test documents it can read.
+  fragments of the hidden test documents in every file the sandbox can read (the declared
+  leak sources first), and the rebuilt instances' test documents are compared with the real
+  ones. Nothing may be found beyond chance (two rebuilt instances' overlap): a model can only
+  learn test documents it can read or rebuild.
 - **Kernel tasks** are not audited: they hold no labels. A kernel is handed its inputs when it
   runs; the harness draws them from fresh entropy after the solution is imported, and the
   grader recomputes the reference from the seeds it recorded, so knowing seeds in advance
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from rsigym.sandbox import Sandbox
+from rsigym.sandbox.hidden import resolve_leak_source
 from rsigym.tasks import INSTANCE_SECRET_FILE, RunContext, Task, TaskResult, score_solution, using_host_key_file
 
 ATTACKER = Path(__file__).with_name("_leak_lookup.py")
@@ -42,7 +44,7 @@ USUAL_SEEDS = (0, 1, 2, 3, 7, 42, 1234, 2024)
 NEEDLE_BYTES = 48
 NEEDLES = 16
 FOUND_FRACTION = 0.25  # of needles found before a search counts as a leak (boilerplate recurs)
-OVERLAP_FRACTION = 0.1  # of rebuilt test documents equal to real ones
+OVERLAP_MARGIN = 0.1  # of the real test documents also rebuilt, above the chance level
 
 
 class LeakAudit(NamedTuple):
@@ -120,20 +122,28 @@ def _documents(task: Task, seed: int, scale: str, sandbox: Sandbox | None, priva
     documents = _test_documents(private)
     needles = _needles(documents)
     findings = []
-    for folder in rebuilt:
-        overlap = _overlap(documents, _test_documents(folder / "private"))
-        if overlap > OVERLAP_FRACTION:
-            findings.append(f"{overlap:.0%} of the test documents rebuilt from visible seed {folder.name} are the real ones")
+    rebuilt_documents = [_test_documents(folder / "private") for folder in rebuilt]
+    # Two rebuilt instances share documents by chance alone (a small problem space, as in
+    # addition): only an overlap with the real ones beyond that chance level is a leak.
+    chance = _overlap(rebuilt_documents[0], rebuilt_documents[1]) if len(rebuilt) > 1 else 0.0
+    for folder, candidate in zip(rebuilt, rebuilt_documents):
+        overlap = _overlap(documents, candidate)
+        if overlap > chance + OVERLAP_MARGIN:
+            findings.append(f"{overlap:.0%} of the test documents rebuilt from visible seed {folder.name} are the "
+                            f"real ones (chance: {chance:.0%})")
     report = ""
     if needles:
         with tempfile.TemporaryDirectory(prefix=f"rsigym-audit-run-{task.id}-") as tmp:
             scratch = Path(tmp)
             (scratch / "search.py").write_text(ATTACKER.read_text())
-            (scratch / "leak_audit.json").write_text(json.dumps({"mode": "documents", "needles": [n.hex() for n in needles]}))
+            # The declared leak sources first, where a leak is likeliest, then everything else.
+            priority = [str(path) for path in map(resolve_leak_source, task.spec.leak_sources) if path is not None]
+            settings = {"mode": "documents", "needles": [n.hex() for n in needles], "priority": priority}
+            (scratch / "leak_audit.json").write_text(json.dumps(settings))
             data = scratch.parent / f"{scratch.name}-data"
             ctx = RunContext(task.id, scratch, data, private, scratch / "out", seed, scale)
             box = sandbox or LocalSandbox()
-            run = box.run([box.python(), "search.py"], scratch, timeout=180, env=task.solution_env(ctx))
+            run = box.run([box.python(), "search.py"], scratch, timeout=240, env=task.solution_env(ctx))
         lines = run.stdout.splitlines()
         hits = {line.split()[1] for line in lines if line.startswith("FOUND ")}
         report = f"found {len(hits)}/{len(needles)} test fragments; " + (lines[-1] if lines else run.tail(300))

@@ -1,0 +1,48 @@
+"""The leak audit of the task contract (``rsigym.tasks.check_task``) on every task of every
+suite: the lookup attacker must not beat the starter on the private split, nor find or
+rebuild hidden test documents. Kernel tasks hold no labels (``rsigym.leak_audit`` says why)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rsigym.envs.suites import SUITES, load_suite
+from rsigym.leak_audit import audit_leaks
+from rsigym.sandbox import LocalSandbox
+from rsigym.sandbox.local import confinement_available
+from rsigym.tasks import TaskCheckError, check_task
+from tests.redteam.arena import expect_gap
+
+ALL_TASKS = load_suite(tuple(SUITES))
+
+
+@pytest.mark.parametrize("task", ALL_TASKS, ids=[task.id for task in ALL_TASKS])
+def test_no_task_leaks_its_test_labels_into_the_sandbox(request, task):
+    if task.spec.category == "kernel":
+        assert audit_leaks(task).method.startswith("not applicable")
+        pytest.skip("kernels hold no labels: inputs are drawn after the solution is imported")
+    sandbox = LocalSandbox()
+    expect_gap(request, sandbox, {"private_data_hidden"},
+               "process mode runs on the host's files: private data and bundled datasets stay readable")
+    report = check_task(task, checks=("spec", "determinism", "leaks"), sandbox=sandbox)
+    print(task.id, report["leak_audit"])
+
+
+def test_the_audit_catches_a_leak_when_nothing_is_hidden():
+    """Unconfined, scikit-learn's bundled digits are readable: the audit must say so."""
+    digits = next(task for task in ALL_TASKS if task.id == "digits")
+    with pytest.raises(TaskCheckError, match="lookup attacker"):
+        check_task(digits, checks=("leaks",), sandbox=LocalSandbox(confine=False))
+
+
+@pytest.mark.parametrize("confine", [False, True], ids=["process", "confined"])
+def test_info_and_the_run_log_say_how_far_test_data_is_hidden(make_env, confine):
+    if confine and not confinement_available():
+        pytest.skip("confined mode needs root and unshare")
+    env = make_env(sandbox=LocalSandbox(confine=confine))
+    _, info = env.reset(seed=0)
+    first = json.loads(Path(info["log_path"]).read_text().splitlines()[0])
+    assert first["integrity"] == info["integrity"]
+    assert info["integrity"] == "strong" if confine else info["integrity"].startswith("weak: ")
