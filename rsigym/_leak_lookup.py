@@ -220,7 +220,7 @@ def tabular(settings: dict) -> None:
 # -- documents -----------------------------------------------------------------------------
 def documents(settings: dict) -> None:
     needles = [bytes.fromhex(n) for n in settings["needles"]]
-    searched, walk = 0, {}
+    searched, walk, found = 0, {}, set()
     deadline = time.monotonic() + settings.get("search_seconds", 120)
     for path in readable_files(None, deadline, walk, tuple(settings.get("priority", ()))):
         try:
@@ -231,6 +231,9 @@ def documents(settings: dict) -> None:
         for index, needle in enumerate(needles):
             if needle in text:
                 print(f"FOUND {index} {path}")
+                found.add(index)
+        if len(found) >= settings.get("enough", len(needles) + 1):
+            break  # the leak is proven
     print(f"SEARCHED {searched} files, walk_complete={walk.get('complete')}")
 
 

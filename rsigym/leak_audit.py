@@ -138,7 +138,8 @@ def _documents(task: Task, seed: int, scale: str, sandbox: Sandbox | None, priva
             (scratch / "search.py").write_text(ATTACKER.read_text())
             # The declared leak sources first, where a leak is likeliest, then everything else.
             priority = [str(path) for path in map(resolve_leak_source, task.spec.leak_sources) if path is not None]
-            settings = {"mode": "documents", "needles": [n.hex() for n in needles], "priority": priority}
+            settings = {"mode": "documents", "needles": [n.hex() for n in needles], "priority": priority,
+                        "enough": len(needles) // 2 + 1}
             (scratch / "leak_audit.json").write_text(json.dumps(settings))
             data = scratch.parent / f"{scratch.name}-data"
             ctx = RunContext(task.id, scratch, data, private, scratch / "out", seed, scale)
