@@ -48,3 +48,13 @@ def test_info_and_the_run_log_say_how_far_test_data_is_hidden(make_env, confine)
     first = json.loads(Path(info["log_path"]).read_text().splitlines()[0])
     assert first["integrity"] == info["integrity"]
     assert info["integrity"] == "strong" if confine else info["integrity"].startswith("weak: ")
+
+
+def test_the_docker_image_is_built_without_any_declared_leak_source():
+    dockerfile = (Path(__file__).parents[2] / "docker" / "Dockerfile").read_text()
+    removed = " ".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#"))
+    for task in ALL_TASKS:
+        for source in task.spec.leak_sources:
+            package, inner = source.split(":", 1)
+            where = inner if package == "stdlib" else f"site-packages/{package}/{inner}"
+            assert where in removed, f"{task.id}: docker/Dockerfile keeps leak source {source}"
