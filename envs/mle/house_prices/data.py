@@ -1,4 +1,4 @@
-"""Synthetic house sales with real-world mess, generated from a seed.
+"""Synthetic house sales with real-world mess, generated from the instance secret.
 
 The price is a log-linear function of size, neighbourhood, age, condition and amenities, with
 an interaction (pools only pay off in pricey neighbourhoods) and multiplicative noise, so the
