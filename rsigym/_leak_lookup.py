@@ -31,7 +31,7 @@ MAX_FILE_BYTES = 30 * 1024**2
 SKIPPED_ROOTS = ("/proc", "/sys", "/dev")
 # Where data ships or is left: the interpreter's folders (packages' bundled data), shared data
 # folders, homes and temporary folders. (All of "/" takes minutes on a developer's machine.)
-SEARCH_ROOTS = ("/usr/share", "/usr/local", "/opt", "/srv", "/home", "/root", "/tmp", "/var/tmp", "/mnt", "/data")
+SEARCH_ROOTS = ("/usr/lib", "/usr/lib64", "/usr/share", "/usr/local", "/opt", "/srv", "/home", "/root", "/tmp", "/var/tmp", "/mnt", "/data")
 
 
 def readable_files(suffixes: tuple[str, ...] | None, deadline: float, report: dict, first: tuple[str, ...] = ()):

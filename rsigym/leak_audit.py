@@ -137,7 +137,7 @@ def _documents(task: Task, seed: int, scale: str, sandbox: Sandbox | None, priva
             scratch = Path(tmp)
             (scratch / "search.py").write_text(ATTACKER.read_text())
             # The declared leak sources first, where a leak is likeliest, then everything else.
-            priority = [str(path) for path in map(resolve_leak_source, task.spec.leak_sources) if path is not None]
+            priority = [str(path) for source in task.spec.leak_sources for path in resolve_leak_source(source)]
             settings = {"mode": "documents", "needles": [n.hex() for n in needles], "priority": priority,
                         "enough": len(needles) // 2 + 1}
             (scratch / "leak_audit.json").write_text(json.dumps(settings))

@@ -11,7 +11,10 @@ anything, which is why it reports weak integrity.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
+import re
 import sysconfig
 import threading
 from pathlib import Path
@@ -29,22 +32,52 @@ def parse_leak_source(source: str) -> tuple[str, str]:
     return package, inner
 
 
-def resolve_leak_source(source: str) -> Path | None:
-    """The host path a leak source names, or ``None`` when that package or path is not installed.
-    The package is located without being imported."""
+# Folders where other Python installations keep their files (a system Python, one bundled with
+# a tool): their copies of a leak source hold the same data, so they are hidden too.
+_PYTHON_SEARCH_ROOTS = ("/usr", "/opt")
+_PYTHON_SEARCH_DEPTH = 8
+
+
+@functools.lru_cache(maxsize=1)
+def python_installations() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """Standard libraries (folders ``python3.N`` holding ``os.py``) and package folders
+    (``site-packages``, ``dist-packages``) of every Python under /usr and /opt; this
+    interpreter's first."""
+    libraries = [Path(sysconfig.get_paths()["stdlib"]).resolve()]
+    packages = [Path(sysconfig.get_paths()["purelib"]).resolve()]
+    for root in _PYTHON_SEARCH_ROOTS:
+        base_depth = root.rstrip("/").count("/")
+        for folder, subfolders, names in os.walk(root, onerror=lambda err: None):
+            if folder.count("/") - base_depth >= _PYTHON_SEARCH_DEPTH:
+                subfolders[:] = []
+            name = os.path.basename(folder)
+            if name in ("site-packages", "dist-packages"):
+                packages.append(Path(folder).resolve())
+                subfolders[:] = []
+            elif re.fullmatch(r"python3\.\d+", name) and "os.py" in names:
+                libraries.append(Path(folder).resolve())
+    packages += [library / "site-packages" for library in libraries if (library / "site-packages").is_dir()]
+    return tuple(dict.fromkeys(libraries)), tuple(dict.fromkeys(packages))
+
+
+def resolve_leak_source(source: str) -> list[Path]:
+    """The host paths a leak source names, in this interpreter and in every other Python on the
+    host (another copy holds the same data); none when it is not installed anywhere. Packages
+    are located without being imported."""
     package, inner = parse_leak_source(source)
+    libraries, package_dirs = python_installations()
     if package == "stdlib":
-        base = Path(sysconfig.get_paths()["stdlib"])
+        bases = list(libraries)
     else:
+        bases = [folder / package for folder in package_dirs]
         try:
             spec = importlib.util.find_spec(package)
         except (ImportError, ValueError):
-            return None
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        base = Path(list(spec.submodule_search_locations)[0])
-    path = (base / inner).resolve() if inner else base.resolve()
-    return path if path.exists() else None
+            spec = None
+        if spec is not None and spec.submodule_search_locations:
+            bases.insert(0, Path(list(spec.submodule_search_locations)[0]))
+    paths = [(base / inner).resolve() if inner else base.resolve() for base in bases]
+    return [path for path in dict.fromkeys(paths) if path.exists()]
 
 
 def hide_leak_sources(sources: Iterable[str]) -> None:
@@ -60,4 +93,4 @@ def hidden_paths() -> list[str]:
     """The host paths of every declared leak source that exists here, sorted."""
     with _lock:
         declared = sorted(_declared)
-    return sorted({str(path) for path in map(resolve_leak_source, declared) if path is not None})
+    return sorted({str(path) for source in declared for path in resolve_leak_source(source)})
