@@ -41,6 +41,7 @@ from rsigym.tasks import INSTANCE_SECRET_FILE, RunContext, Task, TaskResult, sco
 
 ATTACKER = Path(__file__).with_name("_leak_lookup.py")
 USUAL_SEEDS = (0, 1, 2, 3, 7, 42, 1234, 2024)
+MAX_SEEDS = 32  # rebuilds per audit: the solution's own seed, then the smallest others
 NEEDLE_BYTES = 48
 NEEDLES = 16
 FOUND_FRACTION = 0.25  # of needles found before a search counts as a leak (boilerplate recurs)
@@ -81,7 +82,8 @@ def visible_seeds(task: Task, seed: int, scale: str, data: Path, scratch: Path) 
     texts = list(task.solution_env(ctx).values())
     texts += [path.read_text(errors="replace") for path in data.rglob("*.json") if path.stat().st_size < 1_000_000]
     found = {int(n) for text in texts for n in re.findall(r"(?<![\d.])\d{1,10}(?![\d.])", text)}
-    return sorted({seed, *USUAL_SEEDS, *(n for n in found if n < 2**32)})[:64]
+    others = sorted({*USUAL_SEEDS, *(n for n in found if n < 2**32)} - {seed})
+    return [seed, *others[: MAX_SEEDS - 1]]
 
 
 def _rebuild(task: Task, seeds: list[int], scale: str, root: Path) -> list[Path]:
