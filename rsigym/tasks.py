@@ -171,17 +171,16 @@ def instance_secret(task_id: str, seed: int, private_dir: Path) -> bytes:
     secret = hmac.new(host_key(), message, hashlib.sha256).digest()
     private_dir = Path(private_dir)
     private_dir.mkdir(parents=True, exist_ok=True)
-    record = private_dir / INSTANCE_SECRET_FILE
-    record.write_text(secret.hex() + "\n")
-    record.chmod(0o600)
+    descriptor = os.open(private_dir / INSTANCE_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret.hex() + "\n")
     return secret
 
 
-def secret_rng(secret: bytes, *salt: int) -> np.random.Generator:
-    """A NumPy generator seeded with all 256 bits of ``secret`` (and ``salt``), so that no
-    search over small seeds finds it."""
-    entropy = [int.from_bytes(secret[i : i + 4], "little") for i in range(0, len(secret), 4)]
-    return np.random.default_rng([*entropy, *salt])
+def secret_rng(secret: bytes) -> np.random.Generator:
+    """A NumPy generator seeded with all 256 bits of ``secret``, so that no search over small
+    seeds finds it."""
+    return np.random.default_rng([int.from_bytes(secret[i : i + 4], "little") for i in range(0, len(secret), 4)])
 
 
 class Grade(NamedTuple):
@@ -272,9 +271,9 @@ class Task(abc.ABC):
         Draw every random choice that shapes hidden data (the test split, generated data) from
         :meth:`instance_rng`, never from ``seed`` itself: the solution sees ``seed``."""
 
-    def instance_rng(self, seed: int, private_dir: Path, *salt: int) -> np.random.Generator:
+    def instance_rng(self, seed: int, private_dir: Path) -> np.random.Generator:
         """A generator keyed by this instance's secret (see :func:`instance_secret`)."""
-        return secret_rng(instance_secret(self.id, seed, private_dir), *salt)
+        return secret_rng(instance_secret(self.id, seed, private_dir))
 
     entry = "solution.py"  # the file in workspace/tasks/<id>/ that a run starts from
 
