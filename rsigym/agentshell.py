@@ -36,11 +36,13 @@ from typing import Iterator, Sequence
 
 import gymnasium as gym
 
+from rsigym.envs.suites import load_suite
 from rsigym.external import agent_instructions
 from rsigym.operations import MAX_WORKSPACE_BYTES
 from rsigym.safecopy import Mirror
 from rsigym.sandbox import _confine
 from rsigym.sandbox.common import lend
+from rsigym.sandbox.hidden import hidden_paths
 from rsigym.sandbox.local import LocalSandbox
 from rsigym.trusted import load_settings
 from rsigym.workspace import VERSION_CONTROL_NAMES
@@ -151,6 +153,7 @@ def _confined_command(
             "rlimits": {name: [value, value] for name, value in SHELL_RLIMITS.items()},
             "tmp_bytes": sandbox.tmp_bytes,
             "binds": [[path, False] for path in sandbox._visible] + [[str(path), rw] for path, rw in visible],
+            "hidden": hidden_paths(),  # the run's tasks' leak sources: the agent could copy test labels from them
             "root": view_root,
         }
         namespaces = ["--mount", "--pid", "--ipc", "--fork", "--kill-child"] + ([] if network else ["--net"])
@@ -186,6 +189,8 @@ def run_shell(run_dir: Path, command: Sequence[str] = (), network: bool = False)
               "them an agent's shell cannot be kept from the run's private data (docs/security.md)", file=sys.stderr)
         return 2
     settings = load_settings(run_dir)
+    kwargs = settings["kwargs"]
+    load_suite(kwargs.get("suite", "default"), kwargs.get("tasks"))  # declares the tasks' leak sources
     shell_dir = run_dir / SHELL_DIR
     shell_dir.mkdir(mode=0o755, exist_ok=True)
     with open(shell_dir / ".lock", "w") as lock:

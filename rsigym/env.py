@@ -251,6 +251,7 @@ class RSIEnv(gym.Env[dict, str]):
             t.id: {"category": t.spec.category, "human_minutes": t.spec.human_minutes, "weight": t.spec.weight, "metric": t.spec.metric}
             for t in self.tasks
         }
+        record["integrity"] = self.sandbox.integrity
         self.log.append(record)
         return self._observation(), self._info(ops, evaluated=True, result=result)
 
@@ -479,6 +480,7 @@ class RSIEnv(gym.Env[dict, str]):
             },
             "run_dir": str(self.run_dir),
             "log_path": str(self.log.path),
+            "integrity": self.sandbox.integrity,
         }
         if self.info_stats:  # kept out by default: check_env compares infos of identical steps
             info["rsi"] = self.stats()

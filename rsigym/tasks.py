@@ -8,14 +8,25 @@ scores those artefacts on the public and private splits outside the sandbox.
 from __future__ import annotations
 
 import abc
+import contextlib
+import hashlib
+import hmac
 import json
 import math
+import os
+import secrets
+import shutil
+import tempfile
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+
+import numpy as np
 
 from rsigym.loss import normalised_loss
 from rsigym.sandbox import ExecResult, Limits, Sandbox
+from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
 SCALES = ("ci", "full")
@@ -51,6 +62,9 @@ class TaskSpec:
     medals: dict[str, float] | None = None  # gold/silver/bronze score thresholds
     edits: tuple[Edit, ...] = ()
     notes: str = ""
+    # Where the sandbox could find the task's hidden data: "<package>:<path inside it>" or
+    # "stdlib:<path>" (see rsigym.sandbox.hidden). Confined sandboxes hide them.
+    leak_sources: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, path: Path) -> "TaskSpec":
@@ -63,6 +77,7 @@ class TaskSpec:
         if unknown:
             raise TaskSpecError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
         raw["edits"] = tuple(Edit(e["name"], dict(e["set"])) for e in raw.get("edits", ()))
+        raw["leak_sources"] = tuple(raw.get("leak_sources", ()))
         raw.pop("leaderboard", None)
         raw.pop("calibration", None)
         spec = cls(**raw)
@@ -81,8 +96,91 @@ class TaskSpec:
             problems.append("baseline and reference must be finite")
         elif self.baseline == self.reference:
             problems.append("baseline equals reference: the loss would be undefined")
+        for source in self.leak_sources:
+            try:
+                parse_leak_source(source)
+            except ValueError as err:
+                problems.append(str(err))
         if problems:
             raise TaskSpecError(f"{where}: " + "; ".join(problems))
+
+
+HOST_KEY_ENV = "RSIGYM_HOST_KEY_FILE"
+INSTANCE_SECRET_FILE = "instance_secret"
+
+
+_host_key_override: ContextVar[Path | None] = ContextVar("rsigym_host_key_override", default=None)
+
+
+@contextlib.contextmanager
+def using_host_key_file(path: Path) -> Iterator[None]:
+    """Build instances with the key in ``path`` instead, in this thread (the leak audit uses
+    it to play an attacker who rebuilds an instance without the host's key)."""
+    token = _host_key_override.set(Path(path))
+    try:
+        yield
+    finally:
+        _host_key_override.reset(token)
+
+
+def host_key_path() -> Path:
+    """Where this host's task key lives: ``$RSIGYM_HOST_KEY_FILE``, else ``$RSIGYM_HOME/host.key``,
+    else ``~/.local/share/rsigym/host.key``. Share the file to get the same task instances on
+    several machines (a leaderboard); keep it out of every sandbox's view."""
+    if _host_key_override.get() is not None:
+        return _host_key_override.get()
+    if os.environ.get(HOST_KEY_ENV):
+        return Path(os.environ[HOST_KEY_ENV]).expanduser()
+    home = os.environ.get("RSIGYM_HOME")
+    base = Path(home).expanduser() if home else Path.home() / ".local" / "share" / "rsigym"
+    return base / "host.key"
+
+
+def host_key() -> bytes:
+    """This host's random task key, created on first use (mode 0600, owner only).
+
+    Concurrent first uses agree: each writes a candidate file and links it into place, and
+    whoever loses the race reads the winner's key."""
+    path = host_key_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) < 16:
+        raise ValueError(f"{path}: a host key needs at least 16 random bytes (32 hex digits)")
+    return key
+
+
+def instance_secret(task_id: str, seed: int, private_dir: Path) -> bytes:
+    """The secret a task instance draws its test split and generated data from.
+
+    ``HMAC-SHA256(host key, task id and seed)``: the same seed on the same host (or with the
+    same key file) gives the same instance, and nothing the sandbox sees (the seed, its
+    environment, the public data) lets it compute the secret. It is also written to
+    ``private_dir`` (owner only), next to the labels it produced."""
+    message = f"rsigym-instance:{task_id}:{int(seed)}".encode()
+    secret = hmac.new(host_key(), message, hashlib.sha256).digest()
+    private_dir = Path(private_dir)
+    private_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(private_dir / INSTANCE_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret.hex() + "\n")
+    return secret
+
+
+def secret_rng(secret: bytes) -> np.random.Generator:
+    """A NumPy generator seeded with all 256 bits of ``secret``, so that no search over small
+    seeds finds it."""
+    return np.random.default_rng([int.from_bytes(secret[i : i + 4], "little") for i in range(0, len(secret), 4)])
 
 
 class Grade(NamedTuple):
@@ -131,6 +229,7 @@ class Task(abc.ABC):
     def __init__(self, folder: Path, spec: TaskSpec | None = None):
         self.folder = Path(folder)
         self.spec = spec or TaskSpec.from_json(self.folder / "task.json")
+        hide_leak_sources(self.spec.leak_sources)  # from every confined sandbox of this process
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec.id!r})"
@@ -167,7 +266,14 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
-        """Build the task instance for ``seed``: public inputs in ``data_dir``, hidden ones in ``private_dir``."""
+        """Build the task instance for ``seed``: public inputs in ``data_dir``, hidden ones in ``private_dir``.
+
+        Draw every random choice that shapes hidden data (the test split, generated data) from
+        :meth:`instance_rng`, never from ``seed`` itself: the solution sees ``seed``."""
+
+    def instance_rng(self, seed: int, private_dir: Path) -> np.random.Generator:
+        """A generator keyed by this instance's secret (see :func:`instance_secret`)."""
+        return secret_rng(instance_secret(self.id, seed, private_dir))
 
     entry = "solution.py"  # the file in workspace/tasks/<id>/ that a run starts from
 
@@ -207,3 +313,123 @@ class Task(abc.ABC):
             if threshold is not None and better(score, threshold):
                 return name
         return None
+
+
+def score_solution(
+    task: Task,
+    files: Mapping[str, str | bytes] | Path | None = None,
+    seed: int = 0,
+    scale: str = "ci",
+    sandbox: Sandbox | None = None,
+    weights: Mapping[str, Path] | None = None,
+) -> TaskResult:
+    """Grade a solution of ``task`` in a fresh workspace and a fresh instance for ``seed``.
+
+    The solution is the task's starter overlaid with ``files``: a folder copied over it, or a
+    map from paths inside ``workspace/tasks/<id>/`` to their contents. ``weights`` maps file
+    names to files copied into ``workspace/weights/``. It runs in ``sandbox`` (default: a
+    :class:`~rsigym.sandbox.LocalSandbox`) exactly as an evaluation in the env runs it."""
+    from rsigym.evaluation import run_task  # evaluation imports this module
+    from rsigym.sandbox import LocalSandbox
+
+    with tempfile.TemporaryDirectory(prefix=f"rsigym-score-{task.id}-") as tmp:
+        root = Path(tmp)
+        workspace = root / "workspace"
+        solution = workspace / "tasks" / task.id
+        if task.starter_dir.is_dir():
+            shutil.copytree(task.starter_dir, solution)
+        solution.mkdir(parents=True, exist_ok=True)
+        if task.shared_lib_dir:
+            shutil.copytree(task.shared_lib_dir, workspace / "lib")
+        (workspace / "lib").mkdir(exist_ok=True)
+        (workspace / "weights").mkdir()
+        for name, source in (weights or {}).items():
+            shutil.copyfile(source, workspace / "weights" / name)
+        if isinstance(files, (str, Path)):
+            shutil.copytree(files, solution, dirs_exist_ok=True)
+        else:
+            for relative, content in (files or {}).items():
+                target = solution / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content if isinstance(content, bytes) else content.encode())
+        data, private = root / "data" / task.id, root / "private" / task.id
+        task.prepare(seed, scale, data, private)
+        return run_task(task, workspace, data, private, sandbox or LocalSandbox(), seed, scale)
+
+
+class TaskCheckError(AssertionError):
+    """A task that fails :func:`check_task`; the message lists every failed check."""
+
+
+TASK_CHECKS = ("spec", "determinism", "starter", "reference", "leaks")
+
+
+def check_task(
+    task: Task,
+    seed: int = 0,
+    scale: str = "ci",
+    sandbox: Sandbox | None = None,
+    checks: Sequence[str] = TASK_CHECKS,
+) -> dict[str, Any]:
+    """The task contract, as a conformance suite any task gets for free (in the way
+    PettingZoo's ``api_test`` checks an environment). ``checks`` picks from:
+
+    - ``spec``: the spec validates, and the task has a description and a starter entry file;
+    - ``determinism``: the same seed builds the same instance, public and private files alike;
+    - ``starter``: the starter runs and is graded valid;
+    - ``reference``: the solution in ``reference/`` (if any) has a lower private loss than the starter;
+    - ``leaks``: the lookup attacker of :mod:`rsigym.leak_audit` does not beat the starter on
+      the private split (and finds no hidden document).
+
+    Returns the figures measured; raises :class:`TaskCheckError` listing every failure."""
+    unknown = set(checks) - set(TASK_CHECKS)
+    if unknown:
+        raise ValueError(f"unknown checks {sorted(unknown)}; known: {TASK_CHECKS}")
+    failures: list[str] = []
+    report: dict[str, Any] = {}
+    if "spec" in checks:
+        try:
+            task.spec.validate(task.id)
+        except TaskSpecError as err:
+            failures.append(str(err))
+        if not task.description().strip():
+            failures.append("no description")
+        if not (task.starter_dir / task.entry).is_file():
+            failures.append(f"the starter has no {task.entry}")
+    if "determinism" in checks:
+        with tempfile.TemporaryDirectory(prefix=f"rsigym-check-{task.id}-") as tmp:
+            first, again = Path(tmp) / "first", Path(tmp) / "again"
+            for root in (first, again):
+                task.prepare(seed, scale, root / "data", root / "private")
+            if _tree_digest(first) != _tree_digest(again):
+                failures.append(f"seed {seed} built two different instances")
+    starter = None
+    if {"starter", "reference"} & set(checks):
+        starter = score_solution(task, None, seed, scale, sandbox)
+        report["starter_private_loss"] = starter.private_loss
+        if not starter.grade.valid:
+            failures.append(f"the starter is not valid: {starter.grade.error}")
+    reference = task.folder / "reference"
+    if "reference" in checks and reference.is_dir() and starter is not None:
+        result = score_solution(task, reference, seed, scale, sandbox)
+        report["reference_private_loss"] = result.private_loss
+        if not (result.grade.valid and result.private_loss < starter.private_loss):
+            failures.append(f"the reference (private loss {result.private_loss:.4f}) does not beat the starter "
+                            f"({starter.private_loss:.4f}): {result.grade.error}")
+    if "leaks" in checks:
+        from rsigym.leak_audit import audit_leaks
+
+        audit = audit_leaks(task, seed, scale, sandbox, starter)
+        report["leak_audit"] = audit._asdict()
+        failures += [f"leak: {finding}" for finding in audit.findings]
+    if failures:
+        raise TaskCheckError(f"{task.id}: " + "; ".join(failures))
+    return report
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    """Content hashes of every file under ``root``, by relative path."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*")) if path.is_file()
+    }

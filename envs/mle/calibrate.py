@@ -13,31 +13,24 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
 from rsigym.envs.mle import load_tasks
 from rsigym.envs.mle.task import MLETask
-from rsigym.evaluation import run_task
 from rsigym.medals import medal_thresholds
-from rsigym.sandbox import LocalSandbox
+from rsigym.tasks import score_solution as score
 
 
 def score_solution(task: MLETask, solution: Path | None, config: dict | None, seed: int) -> float | None:
-    """Score the starter, overlaid with the files in ``solution`` and/or a replacement config."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        workspace = root / "workspace"
-        shutil.copytree(task.starter_dir, workspace / "tasks" / task.id)
-        if solution is not None:
-            shutil.copytree(solution, workspace / "tasks" / task.id, dirs_exist_ok=True)
-        if config is not None:
-            (workspace / "tasks" / task.id / "config.json").write_text(json.dumps(config))
-        shutil.copytree(task.shared_lib_dir, workspace / "lib")
-        task.prepare(seed, "ci", root / "data", root / "private")
-        result = run_task(task, workspace, root / "data", root / "private", LocalSandbox(), seed, "ci")
+    """The mean of the public and private scores of the starter, overlaid with the files in
+    ``solution`` and/or a replacement config (``None`` if the run is invalid)."""
+    files: dict[str, str] = {}
+    if solution is not None:
+        files = {str(p.relative_to(solution)): p.read_text() for p in Path(solution).rglob("*") if p.is_file()}
+    if config is not None:
+        files["config.json"] = json.dumps(config)
+    result = score(task, files, seed, "ci")
     if not result.grade.valid:
         return None
     return (result.grade.public + result.grade.private) / 2

@@ -32,12 +32,14 @@ class MLETask(Task):
         if expected != self.spec.direction:
             raise ValueError(f"{self.id}: metric {self.spec.metric} is '{expected}'-better, spec says {self.spec.direction}")
 
-    def build(self, seed: int, scale: str) -> TabularData:
+    def build(self, rng: np.random.Generator, scale: str) -> TabularData:
+        """The instance's tables; ``rng`` (keyed by the instance secret) makes every random choice."""
         module = importlib.import_module(f"rsigym.envs.mle.{self.folder.name}.data")
-        return module.build(seed, scale)
+        return module.build(rng, scale)
 
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
-        data = self.build(seed, scale)
+        rng = self.instance_rng(seed, private_dir)
+        data = self.build(rng, scale)
         data_dir.mkdir(parents=True, exist_ok=True)
         private_dir.mkdir(parents=True, exist_ok=True)
         data.train.to_csv(data_dir / "train.csv", index=False)
@@ -45,7 +47,7 @@ class MLETask(Task):
         pd.DataFrame({"id": data.test["id"], "target": data.train["target"].iloc[0]}).to_csv(
             data_dir / "sample_submission.csv", index=False
         )
-        order = np.random.default_rng([seed, 7]).permutation(len(data.test))
+        order = rng.permutation(len(data.test))
         split = np.where(order < int(len(order) * PUBLIC_FRACTION), "public", "private")
         labels = pd.DataFrame({"id": data.test["id"], "target": data.test_target, "split": split})
         labels.to_csv(private_dir / "labels.csv", index=False)
@@ -55,15 +57,15 @@ class MLETask(Task):
         return grade._replace(details={"medal": self.medal(grade.public)}) if grade.valid else grade
 
 
-def split_table(features: pd.DataFrame, target: np.ndarray, seed: int, test_fraction: float, stratify: bool) -> TabularData:
-    """Shuffle rows with ``seed``, add shuffled ids and hold out a test part."""
+def split_table(features: pd.DataFrame, target: np.ndarray, rng: np.random.Generator, test_fraction: float, stratify: bool) -> TabularData:
+    """Shuffle rows with ``rng``, add shuffled ids and hold out a test part."""
     from sklearn.model_selection import train_test_split
 
-    rng = np.random.default_rng(seed)
     frame = features.reset_index(drop=True).copy()
     frame.insert(0, "id", rng.permutation(len(frame)) + 100_000)
+    split_state = np.random.RandomState(rng.integers(0, 2**32, size=8, dtype=np.uint64).astype(np.uint32))
     train, test, y_train, y_test = train_test_split(
-        frame, np.asarray(target), test_size=test_fraction, random_state=seed, stratify=target if stratify else None
+        frame, np.asarray(target), test_size=test_fraction, random_state=split_state, stratify=target if stratify else None
     )
     train = train.assign(target=y_train).reset_index(drop=True)
     return TabularData(train, test.reset_index(drop=True), np.asarray(y_test))

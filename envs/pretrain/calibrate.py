@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
 from rsigym.envs.pretrain.grading import CheckpointTask
-from rsigym.evaluation import run_task
-from rsigym.sandbox import LocalSandbox, Sandbox
+from rsigym.sandbox import Sandbox
 from rsigym.tasks import TaskResult
+from rsigym.tasks import score_solution as score
 
 
 def lm_tasks() -> list[CheckpointTask]:
@@ -46,23 +44,10 @@ def score_solution(
     weights: dict[str, Path] | None = None,
 ) -> TaskResult:
     """Run the starter (with ``config`` replacing its config.json) in a fresh workspace and grade it.
-
     ``weights`` maps file names to files copied into the workspace's ``weights/``.
     """
-    with tempfile.TemporaryDirectory(prefix=f"rsigym-calibrate-{task.id}-") as tmp:
-        root = Path(tmp)
-        workspace = root / "workspace"
-        solution = workspace / "tasks" / task.id
-        shutil.copytree(task.starter_dir, solution)
-        shutil.copytree(task.shared_lib_dir, workspace / "lib")
-        (workspace / "weights").mkdir()
-        for name, source in (weights or {}).items():
-            shutil.copyfile(source, workspace / "weights" / name)
-        if config is not None:
-            (solution / "config.json").write_text(json.dumps(config, indent=2))
-        task.prepare(seed, scale, root / "data" / task.id, root / "private" / task.id)
-        return run_task(task, workspace, root / "data" / task.id, root / "private" / task.id,
-                        sandbox or LocalSandbox(), seed, scale)
+    files = None if config is None else {"config.json": json.dumps(config, indent=2)}
+    return score(task, files, seed, scale, sandbox, weights)
 
 
 def mean_score(result: TaskResult) -> float:

@@ -96,6 +96,18 @@ def _bind_devices(root: str, job: dict) -> None:
         _mount(None, root + "/sys", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
+def _hide(root: str, hidden: list[str]) -> None:
+    """Cover each hidden host path that the view shows: a folder with an empty read-only
+    tmpfs, a file with an unopenable node, so that bundled data stays out of reach."""
+    for path in hidden:
+        target = root + path
+        if os.path.isdir(target) and not os.path.islink(target):
+            _mount("rsigym-hidden", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k")
+        elif os.path.isfile(target) and not os.path.islink(target):
+            _mount("/dev/null", target, None, MS_BIND)
+            _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
 def _build_view(job: dict) -> None:
     root = job["root"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below leaks back to the host
@@ -106,6 +118,7 @@ def _build_view(job: dict) -> None:
     for source, writable in sorted(job["binds"], key=lambda bind: bind[0].count("/")):
         if os.path.lexists(source):
             _bind(root, source, writable)
+    _hide(root, job.get("hidden", []))
     os.makedirs(root + "/proc", mode=0o755)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/dev", mode=0o755)

@@ -48,6 +48,10 @@ class Sandbox(abc.ABC):
     """
 
     name: str = "abstract"
+    # Whether a solution can reach the graders' data: "strong" where the provider hides every
+    # host path it is not given (and the tasks' leak sources), else "weak: <why>". The run log
+    # and ``info`` report it.
+    integrity: str = "unknown: this sandbox does not say what it hides"
 
     @abc.abstractmethod
     def run(

@@ -45,6 +45,7 @@ from rsigym.sandbox.common import (
     require_scratch_dir,
     sandbox_environment,
 )
+from rsigym.sandbox.hidden import hidden_paths
 from rsigym.sandbox.pylaunch import Program, parse_python_command, simple_command
 from rsigym.sandbox.uid_pool import UidPool
 
@@ -158,6 +159,10 @@ class LocalSandbox(Sandbox):
         elif confine and (os.geteuid() != 0 or not shutil.which("unshare")):
             raise RuntimeError("confined mode needs root and `unshare`; use confine=False or the docker sandbox")
         self.mode = "confined" if confine else "process"
+        self.integrity = "strong" if confine else (
+            "weak: process mode runs solutions as the caller on the host's file system; they can read "
+            "bundled test data, private task files and the host key (use confined mode or docker)"
+        )
         self.tmp_bytes = tmp_bytes
         self._uids = _uid_pool(uid_base)
         self._bin_dirs = [str(Path(self.python_path).parent)]
@@ -286,6 +291,7 @@ class LocalSandbox(Sandbox):
                 + [[str(path), False] for path in readonly],
                 "root": view_root,
                 **self._device_job(),
+                "hidden": hidden_paths(),  # the loaded tasks' leak sources
             }
             if program is not None:
                 return _supervise(self._warm_starter(program, start, env, {}, job), limits, timeout)

@@ -1,4 +1,4 @@
-"""Synthetic house sales with real-world mess, generated from a seed.
+"""Synthetic house sales with real-world mess, generated from the instance secret.
 
 The price is a log-linear function of size, neighbourhood, age, condition and amenities, with
 an interaction (pools only pay off in pricey neighbourhoods) and multiplicative noise, so the
@@ -25,8 +25,7 @@ def _misspell(values: np.ndarray, rng: np.random.Generator, rate: float) -> np.n
     return values
 
 
-def build(seed: int, scale: str) -> TabularData:
-    rng = np.random.default_rng([seed, 2024])
+def build(rng: np.random.Generator, scale: str) -> TabularData:
     n = ROWS[scale]
     n_hoods = 30
     hood_effect = rng.normal(0, 0.35, n_hoods)
@@ -78,7 +77,7 @@ def build(seed: int, scale: str) -> TabularData:
     table.loc[rng.random(n) < 0.01, "year_built"] = 0  # sentinel for "unknown"
     for column, rate in {"sqft": 0.03, "year_built": 0.05, "garage_cars": 0.05, "condition": 0.08, "heating": 0.1, "lot_sqft": 0.04}.items():
         table.loc[rng.random(n) < rate, column] = np.nan
-    data = split_table(table, price, seed, test_fraction=0.25, stratify=False)
-    duplicates = data.train.sample(frac=0.01, random_state=seed)
+    data = split_table(table, price, rng, test_fraction=0.25, stratify=False)
+    duplicates = data.train.sample(frac=0.01, random_state=rng)
     train = pd.concat([data.train, duplicates.assign(id=duplicates["id"] + 1_000_000)], ignore_index=True)
-    return data._replace(train=train.sample(frac=1.0, random_state=seed).reset_index(drop=True))
+    return data._replace(train=train.sample(frac=1.0, random_state=rng).reset_index(drop=True))

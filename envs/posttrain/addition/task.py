@@ -2,7 +2,7 @@
 
 The data folder holds the base model (``base.safetensors`` + ``base.json``, see
 :mod:`.base_model`), a small set of worked problems (``train.jsonl``) and ``meta.json``. The
-public and private test problems are drawn from the seed, disjoint from the worked ones, and
+public and private test problems are drawn from the instance secret, disjoint from the worked ones, and
 stay with the grader, which decodes greedily with the trusted architecture and checks each
 answer exactly.
 """
@@ -22,7 +22,6 @@ from rsigym.envs.posttrain.addition.problems import ALPHABET, SEP, decode, encod
 from rsigym.envs.pretrain.grading import CheckpointTask
 from rsigym.tasks import Grade, RunContext
 
-SALT = 52_361
 SIZES = {"ci": {"train": 1000, "test": 500}, "full": {"train": 5000, "test": 2000}}  # problems (test: per split)
 CPU_SECONDS = {"ci": 90, "full": 7200}
 PARAM_FACTOR = 2  # a post-trained model may be up to twice the base model's size
@@ -77,7 +76,7 @@ class AdditionTask(CheckpointTask):
         private_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(base / "model.safetensors", data_dir / "base.safetensors")
         shutil.copyfile(base / "config.json", data_dir / "base.json")
-        rng = np.random.default_rng([seed, SALT])
+        rng = self.instance_rng(seed, private_dir)
         seen: set[tuple[int, int]] = set()
         worked = unique_problems(rng, sizes["train"], recipe.max_digits, seen)
         with (data_dir / "train.jsonl").open("w") as handle:

@@ -1,9 +1,12 @@
 """pretrain/pycode: byte-level language modelling of the Python standard library's own sources.
 
 The corpus is the ``.py`` files of the running interpreter's standard library (tests and
-site-packages left out), split *by file* into train / validation / test with a fixed seed, so
-the split never depends on the episode seed. Test files are halved into the public and the
-private split, which stay with the grader. Files are joined with a NUL byte, which Python
+site-packages left out). Training and validation files come from the part a solution can
+read anyway, split *by file* with a fixed seed. Test files come only from :data:`TEST_SOURCES`,
+standard-library packages that no solution needs and that every confined sandbox hides (the
+task's ``leak_sources``; the docker image is built without them): a solution cannot read the
+documents it is scored on. The instance secret orders them and halves them into the public and
+the private split, which stay with the grader. Files are joined with a NUL byte, which Python
 source never contains, so a model can tell where one file ends.
 """
 from __future__ import annotations
@@ -20,8 +23,11 @@ from rsigym.checkpoints import GPT, Caps
 from rsigym.envs.pretrain.grading import CheckpointTask, stream_bits
 from rsigym.tasks import Grade, RunContext
 
-SPLIT_SEED = 20_240_611  # fixed: the split is a property of the corpus, not of the episode
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test (by file)
+SPLIT_SEED = 20_240_611  # fixed: the public train/validation split is a property of the corpus
+VALID_FRACTION = 0.1  # of the readable files (by file)
+# Test documents: GUI, 2to3 and network-server code, hidden from the sandbox. Keep in step with
+# "leak_sources" in task.json (tests/envs/pretrain/test_pycode.py checks it).
+TEST_SOURCES = ("idlelib", "lib2to3", "tkinter", "turtledemo", "turtle.py", "xmlrpc", "wsgiref")
 SEPARATOR = b"\x00"
 SKIPPED_DIRS = {"site-packages", "dist-packages", "test", "tests", "__pycache__", "idle_test"}
 MAX_FILE_BYTES = 300_000  # a few generated data tables (e.g. pydoc topics) are not code
@@ -41,7 +47,7 @@ class Scale:
 
 SCALES = {
     "ci": Scale(train_bytes=4_000_000, valid_bytes=200_000, test_bytes=64_000, max_params=500_000, max_context=1024, cpu_seconds=90),
-    "full": Scale(train_bytes=None, valid_bytes=1_000_000, test_bytes=1_000_000, max_params=20_000_000, max_context=4096, cpu_seconds=7200),
+    "full": Scale(train_bytes=None, valid_bytes=1_000_000, test_bytes=500_000, max_params=20_000_000, max_context=4096, cpu_seconds=7200),
 }
 
 
@@ -58,15 +64,23 @@ def stdlib_files(root: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def split_files(files: list[Path]) -> dict[str, list[Path]]:
-    """Split files into train / valid / public_test / private_test with :data:`SPLIT_SEED`."""
-    order = [files[i] for i in np.random.default_rng(SPLIT_SEED).permutation(len(files))]
-    n_train = int(len(order) * SPLIT_FRACTIONS[0])
-    n_valid = int(len(order) * SPLIT_FRACTIONS[1])
-    test = order[n_train + n_valid :]
+def is_test_source(path: Path, root: Path | None = None) -> bool:
+    """True for files under :data:`TEST_SOURCES` (relative to the standard library ``root``)."""
+    relative = path.relative_to(Path(root or sysconfig.get_paths()["stdlib"]))
+    return relative.parts[0] in TEST_SOURCES
+
+
+def split_files(files: list[Path], rng: np.random.Generator, root: Path | None = None) -> dict[str, list[Path]]:
+    """Split files into train / valid (readable files, :data:`SPLIT_SEED`) and public_test /
+    private_test (hidden files, ordered by ``rng``, the instance's secret generator)."""
+    readable = [path for path in files if not is_test_source(path, root)]
+    hidden = [path for path in files if is_test_source(path, root)]
+    order = [readable[i] for i in np.random.default_rng(SPLIT_SEED).permutation(len(readable))]
+    n_valid = int(len(order) * VALID_FRACTION)
+    test = [hidden[i] for i in rng.permutation(len(hidden))]
     return {
-        "train": order[:n_train],
-        "valid": order[n_train : n_train + n_valid],
+        "train": order[n_valid:],
+        "valid": order[:n_valid],
         "public_test": test[0::2],
         "private_test": test[1::2],
     }
@@ -93,14 +107,18 @@ class PyCodeTask(CheckpointTask):
         files = stdlib_files()
         if not files:
             raise RuntimeError(f"no standard-library sources found under {sysconfig.get_paths()['stdlib']}")
-        splits = split_files(files)
+        splits = split_files(files, self.instance_rng(seed, private_dir))
+        tests = {split: join(splits[split], sizes.test_bytes) for split in ("public_test", "private_test")}
+        if min(map(len, tests.values())) < sizes.test_bytes:
+            raise RuntimeError(f"this Python's standard library lacks the test sources {TEST_SOURCES} "
+                               f"needed for {sizes.test_bytes} test bytes per split at scale {scale!r}")
         data_dir.mkdir(parents=True, exist_ok=True)
         private_dir.mkdir(parents=True, exist_ok=True)
         train = join(splits["train"], sizes.train_bytes)
         (data_dir / "train.bin").write_bytes(train)
         (data_dir / "valid.bin").write_bytes(join(splits["valid"], sizes.valid_bytes))
-        for split in ("public_test", "private_test"):
-            (private_dir / f"{split}.bin").write_bytes(join(splits[split], sizes.test_bytes))
+        for split, text in tests.items():
+            (private_dir / f"{split}.bin").write_bytes(text)
         caps = self.caps(scale)
         meta = {
             "vocab_size": 256,

@@ -1,7 +1,8 @@
 """pretrain/synthlang: pre-train a language model on a synthetic language whose entropy is known exactly.
 
 The data builder draws a random unifilar automaton (the *target language*, see
-:mod:`.language`) and three relatives from the seed, and writes a training stream that mixes
+:mod:`.language`) and three relatives from the instance secret (not the bare seed, which the
+solution sees), and writes a training stream that mixes
 clean target documents, related-language documents and an unlabelled crawl (target documents,
 corrupted ones and uniform noise). The grader scores a checkpoint's cross-entropy on hidden
 target documents; the score is its excess over the exact entropy floor, in bits per symbol.
@@ -19,7 +20,6 @@ from rsigym.envs.pretrain.grading import CheckpointTask, documents_bits
 from rsigym.envs.pretrain.synthlang.language import Automaton, random_automaton, related_automaton
 from rsigym.tasks import Grade, RunContext
 
-SALT = 41_017  # separates this task's random streams from other tasks built from the same seed
 RELATED_DISTANCES = (0.25, 0.5, 0.9)  # fraction of states each related language redraws
 CRAWL_SHARES = {"target": 0.35, "corrupted": 0.15, "noise": 0.5}
 CORRUPTION = 0.3  # probability that a symbol of a corrupted crawl document is replaced at random
@@ -78,7 +78,7 @@ class SynthLangTask(CheckpointTask):
 
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
         sizes = SCALES[scale]
-        rng = np.random.default_rng([seed, SALT])
+        rng = self.instance_rng(seed, private_dir)
         target = random_automaton(rng, sizes.n_states, sizes.n_symbols)
         relatives = [related_automaton(target, rng, distance) for distance in RELATED_DISTANCES]
         length = sizes.doc_len

@@ -23,7 +23,7 @@ def test_suite_has_at_least_five_tasks_with_complete_specs():
 
 
 def test_synthetic_table_is_big_and_messy():
-    data = build_house_prices(0, "ci")
+    data = build_house_prices(np.random.default_rng(0), "ci")
     rows = len(data.train) + len(data.test)
     assert rows >= 20_000
     assert data.train.isna().any().sum() >= 4  # several columns with missing values
@@ -34,7 +34,7 @@ def test_synthetic_table_is_big_and_messy():
 
 
 def test_builders_are_seeded():
-    first, again, other = build_house_prices(3, "ci"), build_house_prices(3, "ci"), build_house_prices(4, "ci")
+    first, again, other = (build_house_prices(np.random.default_rng(seed), "ci") for seed in (3, 3, 4))
     pd.testing.assert_frame_equal(first.train, again.train)
     assert not first.train["target"].equals(other.train["target"])
 

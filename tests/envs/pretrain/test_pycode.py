@@ -11,21 +11,28 @@ import torch
 from rsigym.checkpoints import GPTConfig, build_model, save_checkpoint
 from rsigym.envs.pretrain import SUITE_DIR
 from rsigym.envs.pretrain.grading import stream_bits
-from rsigym.envs.pretrain.pycode.task import SCALES, SEPARATOR, PyCodeTask, split_files, stdlib_files
+from rsigym.envs.pretrain.pycode.task import SCALES, SEPARATOR, TEST_SOURCES, PyCodeTask, is_test_source, split_files, stdlib_files
 from rsigym.sandbox import ExecResult
 from rsigym.tasks import RunContext
 
 
-def test_the_split_is_by_file_disjoint_and_fixed():
+def test_the_split_is_by_file_disjoint_and_tests_come_from_hidden_sources_only():
     files = stdlib_files()
     assert len(files) > 300
     assert not any(part in ("test", "tests", "site-packages") for path in files for part in path.parts[-3:-1])
-    splits = split_files(files)
-    assert split_files(files) == splits
+    splits = split_files(files, np.random.default_rng(1))
+    assert split_files(files, np.random.default_rng(1)) == splits
+    assert split_files(files, np.random.default_rng(2)) != splits  # the instance secret orders the tests
     assert sum(map(len, splits.values())) == len(files)
     assert len(set().union(*map(set, splits.values()))) == len(files)
-    assert abs(len(splits["train"]) / len(files) - 0.8) < 0.01
+    assert all(is_test_source(path) for split in ("public_test", "private_test") for path in splits[split])
+    assert not any(is_test_source(path) for split in ("train", "valid") for path in splits[split])
     assert abs(len(splits["public_test"]) - len(splits["private_test"])) <= 1
+
+
+def test_the_hidden_test_sources_are_declared_leak_sources():
+    spec = json.loads((SUITE_DIR / "pycode" / "task.json").read_text())
+    assert sorted(spec["leak_sources"]) == sorted(f"stdlib:{name}" for name in TEST_SOURCES)
 
 
 def test_python_sources_never_contain_the_separator():

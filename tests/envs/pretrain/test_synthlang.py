@@ -95,7 +95,7 @@ def test_prepare_writes_the_stream_and_keeps_the_test_text_private(prepared):
     assert np.load(root / "data" / "curated.npy").shape == (sizes.curated, sizes.doc_len)
     assert np.load(root / "data" / "crawl.npy").shape == (sizes.crawl, sizes.doc_len)
     assert sorted(p.name for p in (root / "private").iterdir()) == [
-        "floor.json", "private_test.npy", "public_test.npy", "target.npz"]
+        "floor.json", "instance_secret", "private_test.npy", "public_test.npy", "target.npz"]
     assert not any("test" in p.name or "target" in p.name for p in (root / "data").iterdir())
 
 
