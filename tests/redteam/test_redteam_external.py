@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sklearn.datasets
 
 from rsigym.sandbox.local import confinement_available
 
@@ -157,6 +158,7 @@ def test_the_agent_shell_cannot_reach_the_runs_trusted_state(tmp_path):
         "grades": str(run / "grades"), "env_json": str(run / "env.json"),
         "trusted_settings": str(run / "trusted/env.json"), "log": str(run / "log.jsonl"),
         "history": str(run / "history.git"),
+        "bundled_dataset": str(Path(sklearn.datasets.__file__).parent / "data" / "wine_data.csv"),
     }
     attacker = (ATTACKS / "agent_shell.py").read_text()
     before = _protected(run)
@@ -169,7 +171,7 @@ def test_the_agent_shell_cannot_reach_the_runs_trusted_state(tmp_path):
     # The control: the same attacks from a shell outside the sandbox (the old workflow) work.
     outside = subprocess.run([sys.executable, "-", json.dumps(targets)], input=attacker, capture_output=True, text=True)
     for attack in ("read private labels", "read the grade key", "write a grade file", "write env.json",
-                   "find labels.csv by walking /"):
+                   "find labels.csv by walking /", "read a bundled dataset"):
         assert f"GOT {attack}" in outside.stdout
 
 

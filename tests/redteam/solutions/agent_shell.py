@@ -39,6 +39,7 @@ attempt("write env.json", lambda: write(targets["env_json"]))
 attempt("write the trusted settings", lambda: write(targets["trusted_settings"]))
 attempt("append to the run log", lambda: write(targets["log"]))
 attempt("list the run's history", lambda: os.listdir(targets["history"]) or None)
+attempt("read a bundled dataset", lambda: read(targets["bundled_dataset"]))  # the test rows' labels are in it
 
 
 def walk_for_labels():
