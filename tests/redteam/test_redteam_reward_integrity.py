@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 
 import pytest
 
@@ -35,11 +36,13 @@ def _write(path: str, content: str) -> dict:
     return {"op": "write", "path": path, "content": content}
 
 
-def hidden_read_episode() -> list:
+def hidden_read_episode(nonce: str = "") -> list:
     """Actions that earn a good wine grade, then break wine where the read-tracking cannot see
-    it (the stale good grade is served), then submit (the exact re-grade finds wine broken)."""
+    it (the stale good grade is served), then submit (the exact re-grade finds wine broken).
+    A fresh ``nonce`` keeps grades cached by earlier episodes of this process out of play."""
+    solution = HIDDEN_READ + f"# {nonce}\n"
     return [
-        [_write("weights/flag", "ok"), write_config("wine", GOOD_WINE), _write("tasks/wine/solution.py", HIDDEN_READ)],
+        [_write("weights/flag", "ok"), write_config("wine", GOOD_WINE), _write("tasks/wine/solution.py", solution)],
         _write("weights/flag", "fail"),
         {"op": "submit"},
     ]
@@ -57,7 +60,7 @@ def test_hidden_reads_earn_no_reward_the_final_grade_takes_back(make_env):
     env = make_env(iterations=10)
     _, info = env.reset(seed=0)
     start, total = info["loss"], 0.0
-    for step, action in enumerate(hidden_read_episode()):
+    for step, action in enumerate(hidden_read_episode(uuid.uuid4().hex)):
         _, reward, terminated, truncated, info = env.step(action)
         total += reward
         if step == 1:
