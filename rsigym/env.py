@@ -348,12 +348,15 @@ class RSIEnv(gym.Env[dict, str]):
         self.private_root.chmod(0o700)
         self._prepared = key
 
-    def _score(self, exact: bool = False) -> SuiteResult:
-        self.result = self.evaluator.evaluate(
-            self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact
+    def _score(self, exact: bool = False, folder: Path | None = None) -> SuiteResult:
+        """Grade ``folder`` (default: the workspace) and make it the env's current result."""
+        result = self.evaluator.evaluate(
+            folder or self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact
         )
-        self.compute_used += self.result.compute_s
-        return self.result
+        self.compute_used += result.compute_s
+        # whether a grade was served on a run's own report of what it read (re-graded at the end)
+        self.result, self._inexact = result, bool(self.evaluator.inexact)
+        return result
 
     # -- the step's error boundary and its evaluations ---------------------------------------
     def _contained(self, op: Op, work: Callable[[], OpResult]) -> OpResult:
@@ -378,9 +381,15 @@ class RSIEnv(gym.Env[dict, str]):
 
     def _new_iteration(self) -> None:
         """Spend one iteration: score the workspace and commit it as the next iteration."""
-        self._score()
+        kept = self.result, self._inexact
+        try:
+            self._score()
+            commit = self.workspace.commit(f"iteration {self.iteration + 1}")
+        except Exception:
+            self.result, self._inexact = kept  # no grade without its iteration's commit
+            raise
         self.iteration += 1
-        self.commits[self.iteration] = self.workspace.commit(f"iteration {self.iteration}")
+        self.commits[self.iteration] = commit
 
     def _evaluate_op(self) -> OpResult:
         """An ``evaluate`` the policy sent: a new iteration, unless nothing changed or the budget is spent."""
@@ -414,7 +423,7 @@ class RSIEnv(gym.Env[dict, str]):
     def _final_score(self) -> OpResult:
         """Re-grade the last evaluated iteration exactly when its evaluation trusted a run's
         report of what it read (a run can hide a read by resetting access times)."""
-        if self.evaluator.inexact:
+        if self._inexact:
             self._score_last_iteration(exact=True)
         return OpResult("evaluate", None, None, True)
 
@@ -424,10 +433,7 @@ class RSIEnv(gym.Env[dict, str]):
             return self._score(exact=exact)
         with tempfile.TemporaryDirectory(prefix="rsigym-score-") as tmp:
             self.workspace.export(self.commits[self.iteration], Path(tmp))
-            self.result = self.evaluator.evaluate(Path(tmp), self.data_root, self.private_root, self.data_seed, self.scale,
-                                                  exact=exact)
-        self.compute_used += self.result.compute_s
-        return self.result
+            return self._score(exact=exact, folder=Path(tmp))
 
     def _budget(self) -> np.ndarray:
         iterations_left = max(0.0, 1 - self.iteration / self.iterations)
