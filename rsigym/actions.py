@@ -91,7 +91,7 @@ def validate_op(raw: Any) -> Op:
         if not all(isinstance(path, str) for path in args.get("keep", [])):
             raise ValueError("run.keep must be a list of workspace paths")
     for path in _paths(name, args):
-        if not _is_utf8(path):
+        if not is_utf8(path):
             raise ValueError(f"path {ascii(path)} is not valid UTF-8 (lone surrogates); workspace names must be UTF-8")
     if name == "merge":
         inputs, weights = args["inputs"], args.get("weights")
@@ -111,7 +111,7 @@ def _paths(name: str, args: dict[str, Any]) -> list[Any]:
     return single + list(many)
 
 
-def _is_utf8(text: Any) -> bool:
+def is_utf8(text: Any) -> bool:
     """False for a string holding lone surrogates: as a file name it becomes bytes that are not
     UTF-8 (the file system encoding escapes them), which git and the grade cache cannot handle."""
     if not isinstance(text, str):

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from rsigym.actions import Op
+from rsigym.actions import Op, is_utf8
 from rsigym.merging import MergeError, merge_checkpoints
 from rsigym.patching import PatchError, apply_unified_diff
 from rsigym.render import OpResult
@@ -117,7 +117,7 @@ def _copy_back(env: "RSIEnv", copy: Path, targets: list[Path]) -> list[str]:
         for file in files:
             if file.is_symlink() or not file.is_file():
                 continue  # symlinks planted by the command never enter the workspace
-            if not _utf8_name(file.relative_to(copy)):
+            if not is_utf8(str(file.relative_to(copy))):
                 raise ValueError(f"kept file {ascii(str(file.relative_to(copy)))} has a name that is not UTF-8; "
                                  "rename it in the run (nothing was kept from this file on)")
             total += file.stat().st_size
@@ -128,15 +128,6 @@ def _copy_back(env: "RSIEnv", copy: Path, targets: list[Path]) -> list[str]:
             env.workspace.write(relative, file.read_bytes())
             kept.append(relative)
     return kept
-
-
-def _utf8_name(path: Path) -> bool:
-    """Whether a file name is valid UTF-8 (git and the grade cache store names as UTF-8 text)."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _merge(env: "RSIEnv", op: Op) -> str:
