@@ -144,7 +144,7 @@ class RSIToolEnv:
         return self._act({"op": "write", "path": path, "content": content})
 
     def evaluate(self) -> str:
-        """Score the workspace on the public split; uses one iteration of the budget.
+        """Score the workspace on the public split; uses one iteration of the budget if it changed.
 
         Returns:
             The feedback: per-task losses (1 = starter, 0 = reference, 2 = invalid) and errors.

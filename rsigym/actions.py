@@ -154,7 +154,8 @@ def validate_op(raw: Any) -> Op:
     args = {key: value for key, value in raw.items() if key != "op"}
     for key in args:
         if key not in schema:
-            raise ValueError(f"op {name!r} has no field {key!r}; its fields are {sorted(schema) or 'none'}." + _suggest(key, list(schema)))
+            raise ValueError(f"op {name!r} has no field {key!r}; its fields are {sorted(schema) or 'none'}."
+                             + _suggest(str(key), list(schema)))
     for key, field in schema.items():
         if key not in args:
             if field.required:
@@ -174,6 +175,9 @@ def validate_op(raw: Any) -> Op:
             raise ValueError(f"run.timeout must be in (0, {MAX_RUN_TIMEOUT:g}] seconds")
         if not all(isinstance(path, str) for path in args.get("keep", [])):
             raise ValueError("run.keep must be a list of workspace paths")
+    for path in _paths(name, args):
+        if not is_utf8(path):
+            raise ValueError(f"path {ascii(path)} is not valid UTF-8 (lone surrogates); workspace names must be UTF-8")
     if name == "merge":
         inputs, weights = args["inputs"], args.get("weights")
         if not inputs or not all(isinstance(path, str) for path in inputs):
@@ -183,6 +187,25 @@ def validate_op(raw: Any) -> Op:
         ):
             raise ValueError("merge.weights must be numbers, one per input")
     return Op(name, args)
+
+
+def _paths(name: str, args: dict[str, Any]) -> list[Any]:
+    """The workspace paths an op names (checked for type by the schema before this)."""
+    single = [args[key] for key in ("path", "out") if key in args]
+    many = args.get("inputs", []) if name == "merge" else args.get("keep", []) if name == "run" else []
+    return single + list(many)
+
+
+def is_utf8(text: Any) -> bool:
+    """False for a string holding lone surrogates: as a file name it becomes bytes that are not
+    UTF-8 (the file system encoding escapes them), which git and the grade cache cannot handle."""
+    if not isinstance(text, str):
+        return True  # the schema reports the wrong type
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_action(action: Any) -> ParsedAction:
@@ -197,6 +220,8 @@ def parse_action(action: Any) -> ParsedAction:
         except json.JSONDecodeError as err:
             return ParsedAction([], f"action is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
                                     'send e.g. {"op": "evaluate"} or a list of ops')
+        except RecursionError:
+            return ParsedAction([], "action is nested too deeply to parse; send one op or a flat list of ops")
     raw_ops = action if isinstance(action, list) else [action]
     if not raw_ops:
         return ParsedAction([], "action holds no op")

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
+import traceback
 import uuid
 import weakref
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from rsigym import operations
-from rsigym.actions import parse_action
+from rsigym.actions import Op, ParsedAction, parse_action
 from rsigym.envs.suites import load_suite
 from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult
 from rsigym.frames import text_frame
@@ -29,9 +31,10 @@ from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.tasks import SCALES
 from rsigym.textspace import ObservationText
 from rsigym.trusted import load_settings, run_key, save_settings
-from rsigym.workspace import Workspace
+from rsigym.workspace import Workspace, edit_kind
 
 MAX_ACTION_CHARS = 200_000
+LOGGER = logging.getLogger(__name__)
 
 
 class RSIEnv(gym.Env[dict, str]):
@@ -48,7 +51,8 @@ class RSIEnv(gym.Env[dict, str]):
     ``patch`` {path, diff}, ``read`` {path}, ``run`` {cmd, timeout?, keep?}, ``merge``
     {inputs, weights?, out}, ``evaluate``, ``revert`` {iteration}, ``submit``. The same ops as
     Python dicts/lists are accepted too. Paths are relative to the workspace; paths escaping
-    it are refused. A malformed or refused op costs the step and its error is observed.
+    it are refused. A malformed or refused op costs the step and its error is observed;
+    ``step()`` never raises because of an action or of what the workspace holds.
 
     ## Observation Space
     ``Dict``: ``text`` (Markdown; at reset a brief: task description excerpts, metrics and their
@@ -59,8 +63,11 @@ class RSIEnv(gym.Env[dict, str]):
     iterations and compute seconds left.
 
     ## Rewards
-    previous public suite loss − new public suite loss at every evaluation, minus
-    ``step_cost`` per step. Over an episode rewards sum to L0 − L_final (minus step costs).
+    The exact change of the public suite loss: each step's reward is the loss the rewards so
+    far have paid down to minus the loss after the step, minus ``step_cost``. When the
+    episode ends, the final exact re-grade (see Episode End) may change the loss; that change
+    is paid in the last step's reward. So over an episode the rewards sum to L0 − L_final
+    (minus step costs), with L0 the starter's loss and L_final the final public loss in ``info``.
     Task loss: ``(s_ref − s) / (s_ref − s_base)``, 1 at the starter, 0 at the reference,
     clipped to [−1, 2]; an invalid solution scores 2.
 
@@ -68,17 +75,30 @@ class RSIEnv(gym.Env[dict, str]):
     ``reset(seed)`` builds the task instances for that seed (data splits, private labels), a
     fresh workspace from the starter files (iteration 0, evaluated), and a run log record.
 
+    ## Iterations (the budget)
+    An iteration is one evaluation of a *changed* workspace: the evaluated workspace is
+    committed as iteration k and can be restored by ``revert``. Iteration 0 is the starter,
+    evaluated by ``reset``. An ``evaluate`` (explicit, automatic or before a ``submit``) of a
+    workspace identical to the last evaluated iteration spends nothing and returns that
+    iteration's loss; so steps of only ``read`` ops, refused ops or edits that change nothing
+    spend no iteration. Public evaluations never exceed the budget: once ``iterations``
+    evaluations were made, a further ``evaluate`` in the same action is refused with an error
+    and spends nothing.
+
     ## Episode End
-    Terminated by a ``submit`` op (the private split is scored and put in ``info``).
-    Truncated when the ``iterations`` budget, the ``compute_seconds`` budget or ``max_steps``
-    is used up (the private split is scored then too).
+    Terminated by a ``submit`` op; truncated when the ``iterations`` budget, the
+    ``compute_seconds`` budget or ``max_steps`` is used up. The episode's result is the last
+    evaluated iteration (edits made after it are not scored); when that evaluation served a
+    grade from a run's own report of what it read, it is re-graded exactly. The private split's
+    loss then appears in the final ``info`` and the run log only, never in the observation text.
 
     ## Arguments
     - ``suite``: suite name(s) (``"default"``, ``"mle"``, ...) — ``tasks`` filters by task id.
-    - ``iterations`` (20): evaluations per episode. ``compute_seconds`` (None = unlimited):
-      sandbox seconds for ``run`` ops and solution runs. ``max_steps``: step cap (default
-      ``iterations`` × 4, relevant when ``auto_evaluate=False``).
-    - ``auto_evaluate`` (True): every step ends with an evaluation (one step = one iteration).
+    - ``iterations`` (20): evaluations of a changed workspace per episode (see Iterations).
+      ``compute_seconds`` (None = unlimited): sandbox seconds for ``run`` ops and solution
+      runs. ``max_steps``: step cap (default ``iterations`` × 4), which ends episodes whose
+      steps spend no iteration (a policy that only reads).
+    - ``auto_evaluate`` (True): every step that changed the workspace ends with an evaluation.
     - ``step_cost`` (0.0): subtracted from every reward.
     - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
     - ``scale`` ("ci"): ``"ci"`` (seconds per task on a CPU) or ``"full"``.
@@ -193,6 +213,7 @@ class RSIEnv(gym.Env[dict, str]):
         self.workspace: Workspace | None = None
         self._prepared: tuple[int, str] | None = None
         self._text = ""
+        self._exceptions: list[dict[str, str]] = []  # caught by the step's boundary, for the next log record
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -241,8 +262,8 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic()
         self.done = False
         self.submitted = False
-        self._dirty = False
         result = self._score()
+        self._paid_loss = result.loss  # the loss the rewards have paid down to
         self.commits = {0: self.workspace.commit("iteration 0 (starter)")}
         ops: list[OpResult] = []
         self._text = self._render(None, ops, brief=True)
@@ -272,10 +293,8 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic() - last["wall_s"]
         self.submitted = bool(last.get("terminated"))
         self.done = self.submitted or bool(last.get("truncated"))
-        with tempfile.TemporaryDirectory(prefix="rsigym-resume-") as tmp:
-            self.workspace.export(self.commits[self.iteration], Path(tmp))
-            self.result = self.evaluator.evaluate(Path(tmp), self.data_root, self.private_root, self.data_seed, self.scale)
-        self._dirty = self.workspace.differs_from(self.commits[self.iteration])
+        self._score_last_iteration()
+        self._paid_loss = last["loss"]  # a re-grade that differs from the log is paid in the next reward
         ops: list[OpResult] = []
         self._text = self._render(None, ops, brief=True)
         return self._observation(), self._info(ops, evaluated=False)
@@ -299,41 +318,48 @@ class RSIEnv(gym.Env[dict, str]):
             return self._observation(), 0.0, self.submitted, not self.submitted, self._info(ops, evaluated=False)
         self.step_count += 1
         previous = self.result.losses
-        parsed = parse_action(action)
+        iteration_before = self.iteration
+        try:
+            parsed = parse_action(action)
+        except Exception as err:  # parse_action answers bad input itself; this is the boundary's backstop
+            parsed = ParsedAction([], self._contain_failure("parse", err))
         results: list[OpResult] = []
-        reward = 0.0
-        evaluated = False
         for op in parsed.ops:
-            if op.name == "evaluate" or (op.name == "submit" and self._dirty):
-                reward += self._evaluate()
-                evaluated = True
-            if op.name in ("evaluate", "submit"):
-                results.append(OpResult(op.name, None, None, True, output=f"suite loss {self.result.loss:.4f}"))
-                if op.name == "submit":
-                    self.submitted = True
+            if op.name == "evaluate":
+                results.append(self._contained(op, self._evaluate_op))
+            elif op.name == "submit":
+                results.append(self._contained(op, self._submit_op))
+                if self.submitted:
                     break
-                continue
-            outcome = operations.apply(self, op)
-            results.append(outcome)
-            self._dirty = self._dirty or (outcome.ok and op.name in operations.EDITING_OPS)
+            else:
+                results.append(self.apply_op(op))
         if parsed.error:
             results.append(OpResult("invalid", None, None, False, parsed.error))
-        if self.auto_evaluate and not self.submitted and (self._dirty or not evaluated):
-            reward += self._evaluate()
-            evaluated = True
-        reward -= self.step_cost
+        if self.auto_evaluate and not self.submitted:
+            auto = self._contained(Op("evaluate", {}), self._auto_evaluate)
+            if not auto.ok:
+                results.append(auto)
         truncated = not self.submitted and (
             self.iteration >= self.iterations
             or (self.compute_seconds is not None and self.compute_used >= self.compute_seconds)
             or self.step_count >= self.max_steps
         )
         self.done = self.submitted or truncated
-        if self.done and self.evaluator.inexact:
-            self._score(exact=True)  # the final score never rests on a run's own report of what it read
+        if self.done:
+            # the final score never rests on a run's own report of what it read
+            final = self._contained(Op("evaluate", {}), self._final_score)
+            if not final.ok:
+                results.append(final)
+        evaluated = self.iteration > iteration_before
+        reward = self._paid_loss - self.result.loss - self.step_cost
+        self._paid_loss = self.result.loss
         self._text = self._render(previous, results)
-        record = self._record(results, reward=reward, evaluated=evaluated)
-        self.log.append(record)
+        self.log.append(self._record(results, reward=reward, evaluated=evaluated))
         return self._observation(), float(reward), self.submitted, truncated, self._info(results, evaluated)
+
+    def apply_op(self, op: Op) -> OpResult:
+        """Carry out one workspace op (not ``evaluate``/``submit``) behind the step's error boundary."""
+        return self._contained(op, lambda: operations.apply(self, op))
 
     def render(self) -> str | np.ndarray | None:
         """The last observation text (``"ansi"``), or that text as an RGB image (``"rgb_array"``)."""
@@ -386,21 +412,92 @@ class RSIEnv(gym.Env[dict, str]):
         self.private_root.chmod(0o700)
         self._prepared = key
 
-    def _score(self, exact: bool = False) -> SuiteResult:
-        self.result = self.evaluator.evaluate(
-            self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact
+    def _score(self, exact: bool = False, folder: Path | None = None) -> SuiteResult:
+        """Grade ``folder`` (default: the workspace) and make it the env's current result."""
+        result = self.evaluator.evaluate(
+            folder or self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact
         )
-        self.compute_used += self.result.compute_s
-        return self.result
+        self.compute_used += result.compute_s
+        # whether a grade was served on a run's own report of what it read (re-graded at the end)
+        self.result, self._inexact = result, bool(self.evaluator.inexact)
+        return result
 
-    def _evaluate(self) -> float:
-        """One iteration: score the workspace, commit it, and return the loss decrease."""
-        before = self.result.loss
-        self._score()
-        self._dirty = False
+    # -- the step's error boundary and its evaluations ---------------------------------------
+    def _contained(self, op: Op, work: Callable[[], OpResult]) -> OpResult:
+        """Run one op; whatever it raises becomes that op's error (observed, and logged with its
+        traceback in the step's record), so the step, and the rewards it already earned, go on."""
+        try:
+            return work()
+        except Exception as err:
+            kind = edit_kind(op.path) if op.path and op.name in operations.EDITING_OPS else None
+            return OpResult(op.name, op.path, kind, False, self._contain_failure(op.name, err))
+
+    def _contain_failure(self, what: str, err: Exception) -> str:
+        """Record an exception caught by the step's boundary; the error message the policy sees."""
+        message = f"{what} failed: {type(err).__name__}: {err}"[:2000]
+        self._exceptions.append({"op": what, "error": message, "traceback": traceback.format_exc()[-8000:]})
+        LOGGER.warning("step %s: %s", self.step_count, message, exc_info=err)
+        return message
+
+    def _changed(self) -> bool:
+        """Whether the workspace differs from the last evaluated iteration."""
+        return self.workspace.differs_from(self.commits[self.iteration])
+
+    def _new_iteration(self) -> None:
+        """Spend one iteration: score the workspace and commit it as the next iteration."""
+        kept = self.result, self._inexact
+        try:
+            self._score()
+            commit = self.workspace.commit(f"iteration {self.iteration + 1}")
+        except Exception:
+            self.result, self._inexact = kept  # no grade without its iteration's commit
+            raise
         self.iteration += 1
-        self.commits[self.iteration] = self.workspace.commit(f"iteration {self.iteration}")
-        return before - self.result.loss
+        self.commits[self.iteration] = commit
+
+    def _evaluate_op(self) -> OpResult:
+        """An ``evaluate`` the policy sent: a new iteration, unless nothing changed or the budget is spent."""
+        if not self._changed():
+            note = f"suite loss {self.result.loss:.4f} (workspace unchanged since iteration {self.iteration}; no iteration spent)"
+            return OpResult("evaluate", None, None, True, output=note)
+        if self.iteration >= self.iterations:
+            return OpResult("evaluate", None, None, False, f"refused: the iteration budget ({self.iterations} evaluations) "
+                                                           "is used up; edits since the last iteration are not scored")
+        self._new_iteration()
+        return OpResult("evaluate", None, None, True, output=f"suite loss {self.result.loss:.4f} (iteration {self.iteration})")
+
+    def _auto_evaluate(self) -> OpResult:
+        """The evaluation ending a step under ``auto_evaluate``: only of a changed workspace, within the budget."""
+        if self.iteration < self.iterations and self._changed():
+            self._new_iteration()
+        return OpResult("evaluate", None, None, True)
+
+    def _submit_op(self) -> OpResult:
+        """Evaluate pending edits (budget allowing) and end the episode on the last evaluated iteration."""
+        unevaluated = self._changed()
+        if unevaluated and self.iteration < self.iterations:
+            self._new_iteration()
+            unevaluated = False
+        self.submitted = True
+        note = f"submitted iteration {self.iteration}: suite loss {self.result.loss:.4f}"
+        if unevaluated:
+            note += "; the edits since then were not scored (the iteration budget is used up)"
+        return OpResult("submit", None, None, True, output=note)
+
+    def _final_score(self) -> OpResult:
+        """Re-grade the last evaluated iteration exactly when its evaluation trusted a run's
+        report of what it read (a run can hide a read by resetting access times)."""
+        if self._inexact:
+            self._score_last_iteration(exact=True)
+        return OpResult("evaluate", None, None, True)
+
+    def _score_last_iteration(self, exact: bool = False) -> SuiteResult:
+        """Score the committed tree of the current iteration (the workspace may hold later edits)."""
+        if not self._changed():
+            return self._score(exact=exact)
+        with tempfile.TemporaryDirectory(prefix="rsigym-score-") as tmp:
+            self.workspace.export(self.commits[self.iteration], Path(tmp))
+            return self._score(exact=exact, folder=Path(tmp))
 
     def _budget(self) -> np.ndarray:
         iterations_left = max(0.0, 1 - self.iteration / self.iterations)
@@ -426,7 +523,7 @@ class RSIEnv(gym.Env[dict, str]):
             if r.grade.details and r.grade.details.get("note")
         ]
         if self.done:
-            notes.append(f"**Episode over.** Private suite loss: {self.result.private_loss:.4f}")
+            notes.append("**Episode over.**")
         return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars,
                       files=self.workspace.files() if brief else None)
 
@@ -454,10 +551,16 @@ class RSIEnv(gym.Env[dict, str]):
             "evaluated": evaluated,
             "commit": self.commits.get(self.iteration),
             "covariates": self.covariates,
+            "exceptions": self._take_exceptions(),
         }
         self._record_fields = frozenset(record) | {"tasks"}  # "tasks": the reset record's extra field
         annotations, self._annotations = self._annotations, {}
         return {**annotations, **record}  # the env's own fields always win
+
+    def _take_exceptions(self) -> list[dict[str, str]]:
+        """The exceptions the step's boundary caught since the last record (they go into this one)."""
+        caught, self._exceptions = self._exceptions, []
+        return caught
 
     def _info(self, ops: list[OpResult], evaluated: bool, result: SuiteResult | None = None) -> dict[str, Any]:
         result = result or self.result

@@ -1,6 +1,7 @@
 """Carrying out the workspace ops (write, patch, read, run, merge, revert) for :class:`RSIEnv`.
 
-Every function returns an :class:`OpResult`; nothing the policy sends makes them raise.
+:func:`apply` turns the errors a policy can cause into an :class:`OpResult` with a message
+that says what to fix; anything unforeseen is caught by ``RSIEnv``'s step boundary.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from rsigym.actions import Op
+from rsigym.actions import Op, is_utf8
 from rsigym.merging import MergeError, merge_checkpoints
 from rsigym.patching import PatchError, apply_unified_diff
 from rsigym.render import OpResult
@@ -116,6 +117,9 @@ def _copy_back(env: "RSIEnv", copy: Path, targets: list[Path]) -> list[str]:
         for file in files:
             if file.is_symlink() or not file.is_file():
                 continue  # symlinks planted by the command never enter the workspace
+            if not is_utf8(str(file.relative_to(copy))):
+                raise ValueError(f"kept file {ascii(str(file.relative_to(copy)))} has a name that is not UTF-8; "
+                                 "rename it in the run (nothing was kept from this file on)")
             total += file.stat().st_size
             if total > MAX_KEEP_BYTES:
                 raise ValueError(f"kept files exceed {MAX_KEEP_BYTES} bytes; keep less")
@@ -132,6 +136,8 @@ def _merge(env: "RSIEnv", op: Op) -> str:
         if not path.is_file():
             raise FileNotFoundError(f"{rel!r} does not exist")
     out = env.workspace.resolve(op.args["out"])
+    if out.is_dir():
+        raise IsADirectoryError(f"merge.out {op.args['out']!r} is a folder; name a file, e.g. 'weights/merged.safetensors'")
     _ensure_room(_room_left(env), out, max(path.stat().st_size for path in inputs))  # the average is as large as an input
     shapes = merge_checkpoints(inputs, op.args.get("weights"), out)
     return f"merged {len(inputs)} checkpoints ({len(shapes)} tensors) into {op.args['out']}"

@@ -37,16 +37,16 @@ def test_better_solution_earns_reward_broken_one_costs_and_revert_restores(make_
 
 
 def test_rewards_telescope_to_the_total_loss_decrease(make_env):
-    env = make_env(iterations=6, step_cost=0.0)
+    env = make_env(iterations=4, step_cost=0.0)  # the read and the malformed action spend no iteration
     _, info = env.reset(seed=1)
     first = info["loss"]
     actions = [
         write_config("digits", STRONG_DIGITS),
         {"op": "write", "path": "tasks/wine/solution.py", "content": BROKEN_SOLUTION},
         {"op": "read", "path": "tasks/wine/config.json"},
+        "not json at all",
         {"op": "revert", "iteration": 1},
         write_config("wine", {"kind": "classification", "model": "knn", "scale": True, "params": {"n_neighbors": 5}}),
-        "not json at all",
     ]
     total = 0.0
     for action in actions:
@@ -153,10 +153,10 @@ def test_iteration_budget_truncates_and_reveals_private_loss(make_env):
     env = make_env(iterations=2)
     _, info = env.reset(seed=0)
     assert "private_loss" not in info
-    _, _, terminated, truncated, info = env.step({"op": "evaluate"})
-    assert not truncated and "private_loss" not in info
-    obs, _, terminated, truncated, info = env.step({"op": "evaluate"})
-    assert truncated and not terminated and "private_loss" in info
+    _, _, terminated, truncated, info = env.step({"op": "write", "path": "harness/a.md", "content": "a"})
+    assert not truncated and "private_loss" not in info and info["iteration"] == 1
+    obs, _, terminated, truncated, info = env.step({"op": "write", "path": "harness/b.md", "content": "b"})
+    assert truncated and not terminated and "private_loss" in info and info["iteration"] == 2
     assert obs["budget"][0] == 0.0
     obs, reward, *_ = env.step({"op": "evaluate"})
     assert reward == 0.0 and "episode is over" in obs["text"]

@@ -35,7 +35,17 @@ VOCABULARY = {
 # Paths the workspace refuses, and names git treats specially
 TRICKY_PATHS = ["../escape", "/etc/passwd", ".git/HEAD", "lib/.git/x", "tasks", "", " ", "a/../../b", "harness/\x00x",
              "tasks/digits/../../../x", "weights/.gitmodules", "harness", "x" * 300, "harness/.GIT/x",
-             "harness/git~1/x", ".gitattributes", "harness/.git./x"]
+             "harness/git~1/x", ".gitattributes", "harness/.git./x", "weights", "tasks/digits",
+             "harness/\udcff\udcfe", "weights/\ud800.bin"]  # the last two: names that are not UTF-8
+# Commands whose kept files are hostile: a name that is not UTF-8, symlinks out of the copy, a
+# large file, a flood of output, and a checkpoint that merges can then write into folders.
+RUN_COMMANDS = ["true", "echo hi > harness/ran.txt", "exit 3", "cat /nonexistent",
+                "python3 -c \"open(b'harness/\\xff\\xfe.md', 'wb').write(b'x')\"",
+                "ln -s /etc/passwd harness/passwd; ln -s .. harness/up; ln -s ../../private harness/private",
+                "head -c 3000000 /dev/zero > harness/big.bin",
+                "yes rsigym | head -c 2000000",
+                "python3 -c \"import numpy as np; from safetensors.numpy import save_file; "
+                "save_file({'w': np.ones(2, dtype=np.float32)}, 'harness/w.safetensors')\""]
 
 
 def weighted(*pairs: tuple[int, st.SearchStrategy]) -> st.SearchStrategy:
@@ -72,10 +82,11 @@ valid_ops = weighted(
                    paths, st.lists(diff_lines, max_size=4))),
     (4, st.builds(lambda iteration: {"op": "revert", "iteration": iteration}, st.integers(-1, 12))),
     (5, st.builds(lambda inputs, out: {"op": "merge", "inputs": inputs, "out": out}, st.lists(paths, max_size=2), paths)),
+    (1, st.builds(lambda out: {"op": "merge", "inputs": ["harness/w.safetensors"], "out": out},
+                  st.sampled_from(["tasks", "weights", "harness", "lib", "tasks/digits", "harness/merged.safetensors"]))),
     (3, st.just({"op": "evaluate"})),
-    (1, st.builds(lambda cmd, keep: {"op": "run", "cmd": cmd, "timeout": 5, "keep": keep},
-                  st.sampled_from(["true", "echo hi > harness/ran.txt", "exit 3", "cat /nonexistent"]),
-                  st.lists(st.sampled_from(["harness", "../x", "lib"]), max_size=1))),
+    (1, st.builds(lambda cmd, keep: {"op": "run", "cmd": cmd, "timeout": 20, "keep": keep},
+                  st.sampled_from(RUN_COMMANDS), st.lists(st.sampled_from(["harness", "../x", "lib"]), max_size=1))),
 )
 malformed = st.one_of(
     st.builds(lambda name, fields: {"op": name, **fields}, st.sampled_from(sorted(OPS) + ["bogus", "", None]), junk_fields),
@@ -86,6 +97,7 @@ malformed = st.one_of(
     st.lists(st.integers(), max_size=3),
     st.just([]),
     st.just([{"op": "read", "path": "harness/memory.md"}] * 40),
+    st.builds(lambda opener, depth: opener * depth, st.sampled_from(["[", '{"op": ', '[{"op": [']), st.integers(1, 100_000)),
 )
 actions = weighted(
     (240, valid_ops),

@@ -2,7 +2,7 @@
 
 The single-agent env (the *core*) keeps the workspace, the tasks, the evaluator, the budgets,
 the git history and the run log; each parallel step applies the roles' ops to the core's
-workspace in role order (through :func:`rsigym.operations.apply`, after the region check)
+workspace in role order (through :meth:`rsigym.env.RSIEnv.apply_op`, after the region check)
 and then steps the core once with an ``evaluate`` op, so the loop, its budgets and its log
 format stay the core's. See the package docstring for the rules.
 """
@@ -97,7 +97,8 @@ class FactoryEnv(ParallelEnv):
     ):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use 'ansi' or None")
-        # One core step per parallel step, each with one evaluation: steps and iterations coincide.
+        # One core step per parallel step, each evaluating a changed workspace: at most one
+        # iteration per step, and max_steps ends the episode after `iterations` steps.
         self.core = RSIEnv(
             suite=suite, tasks=tasks, iterations=iterations, compute_seconds=compute_seconds, auto_evaluate=False,
             sandbox=sandbox, scale=scale, run_dir=run_dir, workers=workers, max_steps=iterations, agent=agent,
@@ -214,7 +215,7 @@ class FactoryEnv(ParallelEnv):
             if why:
                 done.append((OpResult(op.name, op.path, kind, False, why), []))
                 continue
-            outcome = self._revert(region, op) if op.name == "revert" else operations.apply(self.core, op)
+            outcome = self._revert(region, op) if op.name == "revert" else self.core.apply_op(op)
             wrote = (list(region.own) if op.name == "revert" else op_targets(op)) if outcome.ok else []
             done.append((outcome, wrote))
         if parsed.error:
@@ -264,7 +265,7 @@ class FactoryEnv(ParallelEnv):
             if result.grade.details and result.grade.details.get("note")
         ]
         if self.core.done:
-            notes.append(f"**Episode over.** Private suite loss: {self.core.result.private_loss:.4f}")
+            notes.append("**Episode over.**")
         return notes
 
     def _header(self, who: str) -> Header:

@@ -30,9 +30,11 @@ def _resume_and_finish(run_dir: Path) -> list[dict]:
     env, obs, info = load_run(run_dir)
     try:
         assert obs in env.observation_space
-        done = False
-        while not done:
-            *_, terminated, truncated, info = env.step({"op": "evaluate"})
+        done, steps = False, 0
+        while not done:  # each step changes the workspace, so that each evaluation is an iteration
+            steps += 1
+            note = {"op": "write", "path": "harness/resumed.md", "content": f"resumed step {steps}\n"}
+            *_, terminated, truncated, info = env.step([note, {"op": "evaluate"}])
             done = terminated or truncated
     finally:
         env.close()

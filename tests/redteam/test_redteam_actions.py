@@ -76,7 +76,8 @@ def test_budget_written_into_the_workspace_changes_nothing(make_env):
                           for path in ("env.json", "harness/env.json", "harness/config.json", "budget.json")])
     assert outcome.info["budget"]["iterations_left"] == 2
     arena.step({"op": "run", "cmd": f"echo '{big}' > env.json; echo '{big}' > ../env.json", "keep": ["env.json"]})
-    _, _, terminated, truncated, info = arena.env.step({"op": "evaluate"})
+    _, _, terminated, truncated, info = arena.env.step([{"op": "write", "path": "harness/x.md", "content": "x"},
+                                                        {"op": "evaluate"}])
     assert truncated and not terminated and info["iteration"] == 3 and info["budget"]["iterations_left"] == 0
     assert json.loads((arena.unwrapped.run_dir / "env.json").read_text())["kwargs"]["iterations"] == 3
     arena.assert_protected_untouched()
@@ -88,7 +89,7 @@ def test_names_git_treats_specially_neither_crash_the_env_nor_skew_its_history(a
     assert [entry["ok"] for entry in refused.info["ops"]] == [False] * len(GIT_NAMES)
     accepted = arena.step([{"op": "write", "path": path, "content": "x\n"} for path in ODD_NAMES])
     assert all(entry["ok"] for entry in accepted.info["ops"]) and accepted.info["evaluated"]
-    reverted = arena.step({"op": "revert", "iteration": 1})
+    reverted = arena.step({"op": "revert", "iteration": 0})  # the refused writes spent no iteration
     assert reverted.info["ops"][0]["ok"] and not any((arena.unwrapped.workspace_dir / p).exists() for p in ODD_NAMES)
     resumed, _, info = load_run(arena.unwrapped.run_dir)  # resume scores the exported commit
     try:
