@@ -190,6 +190,12 @@ class Workspace:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(destination, filter=_links_as_committed)
 
+    def _prune_empty_dirs(self) -> None:
+        keep = {self.root / folder for folder in LAYOUT}
+        for path in sorted(self.root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink() and path not in keep and not any(path.iterdir()):
+                path.rmdir()
+
 
 def _links_as_committed(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
     """The ``data`` filter, except that a committed symlink is recreated as the same link,
@@ -197,9 +203,3 @@ def _links_as_committed(member: tarfile.TarInfo, destination: str) -> tarfile.Ta
     export gives the error the live workspace gave (the ``data`` filter raised instead, and
     every later resume of the run with it). A git tree cannot hold a path below a link."""
     return member if member.issym() else tarfile.data_filter(member, destination)
-
-    def _prune_empty_dirs(self) -> None:
-        keep = {self.root / folder for folder in LAYOUT}
-        for path in sorted(self.root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            if path.is_dir() and not path.is_symlink() and path not in keep and not any(path.iterdir()):
-                path.rmdir()

@@ -37,7 +37,7 @@ def test_rewards_sum_to_the_loss_change_with_grades_from_the_cache(make_env):
         assert terminated and math.isclose(total, start - info["loss"], abs_tol=EXACT)
         assert math.isclose(*logged_rewards(env), abs_tol=EXACT)
         if episode == 1:
-            assert all(info["cached"].values())
+            assert all(env.unwrapped.stats()["cached"].values())
 
 
 def test_rewards_sum_to_the_loss_change_across_a_resume(make_env, tmp_path):

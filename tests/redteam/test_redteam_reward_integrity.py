@@ -88,7 +88,7 @@ def test_ops_that_raised_are_refused_and_the_earlier_reward_is_kept(make_env, at
     before = arena.previous_loss
     outcome = arena.step([write_config("digits", STRONG_DIGITS), {"op": "evaluate"}, *RAISERS[attack]()])
     assert outcome.info["ops"][1]["ok"] and not outcome.info["ops"][2]["ok"] and "ERROR" in outcome.obs["text"]
-    assert outcome.reward == pytest.approx(before - outcome.info["loss"]) and outcome.reward > 0.5
+    assert outcome.reward == pytest.approx(before - outcome.info["loss"]) and outcome.reward > 0.2
     assert arena.assert_log_intact()[-1]["reward"] == outcome.reward
     assert not any("\udcff" in name for name in arena.unwrapped.workspace.files())
     follow_up = arena.step([_write("harness/after.md", "the next step works"), {"op": "evaluate"}])
@@ -130,7 +130,8 @@ def test_a_trainer_that_survives_exceptions_collects_only_the_true_gain(make_env
 
 # -- attack 7: the private split fed back --------------------------------------------------------
 def _assert_private_loss_hidden(text: str, info: dict) -> None:
-    assert "private" not in text.lower()
+    # The brief may explain that a private split exists; no private figure may be shown.
+    assert "private loss" not in text.lower() and "private suite loss" not in text.lower()
     shown = {f"{value:.4f}" for value in [info["loss"], *info["losses"].values()]}
     hidden = {f"{value:.4f}" for value in [info["private_loss"], *info["private_losses"].values()]} - shown
     assert hidden and not [figure for figure in hidden if figure in text], hidden
