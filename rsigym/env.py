@@ -103,7 +103,8 @@ class RSIEnv(gym.Env[dict, str]):
     - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
     - ``scale`` ("ci"): ``"ci"`` (seconds per task on a CPU) or ``"full"``.
     - ``run_dir``: where the workspace, private data, ``log.jsonl`` and ``tb/`` live (a temporary
-      folder removed by ``close()`` when not given). ``workers`` (1): tasks graded in parallel.
+      folder removed by ``close()``, or when the env is collected or its process exits, when not
+      given). ``workers`` (1): tasks graded in parallel.
     - ``backend`` ("local"): where tasks are graded — ``"local"`` (this process, ``workers``
       threads) or ``"ray"`` (:class:`~rsigym.distributed.RayEvaluator`: ``workers`` Ray actors,
       on a local Ray instance or the cluster at ``ray_address``, e.g. ``"auto"`` or ``"host:port"``).

@@ -68,8 +68,8 @@ Over the steps a role plays, its rewards sum to its own gain plus λ times the s
 
 ## Run log
 
-`<run>/log.jsonl` holds one record per parallel step (plus one per reset) in the DESIGN §8
-format with `env_id = "RSI-Factory-v0"`, `reward` = the suite loss decrease, each op tagged
+`<run>/log.jsonl` holds one record per parallel step (plus one per reset) in the run-log
+format of `rsigym/env.py` (documented in docs/environment.md) with `env_id = "RSI-Factory-v0"`, `reward` = the suite loss decrease, each op tagged
 with `agent` and `wrote` (the paths it wrote), and `agent_rewards`, `team_reward`,
 `team_return`, `role_losses`, `conflicts`, `submitted`; the reset record adds `roles` and
 `team_weight`. :func:`gain_by_role` splits an episode's gain among the roles from it.
