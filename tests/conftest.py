@@ -35,3 +35,16 @@ def write_config(task_id: str, config: dict) -> dict:
 
 STRONG_DIGITS = {"kind": "classification", "model": "svc", "scale": True, "params": {"C": 10}}
 BROKEN_SOLUTION = "import sys\nsys.exit('deliberately broken')\n"
+
+# A wine solution that reads weights/flag, then resets the file's access time so that the
+# read-tracking believes it read nothing: its grade is then served for any flag.
+HIDDEN_READ = (
+    "import os, sys\n"
+    "path = os.path.join(os.environ['RSI_WEIGHTS_DIR'], 'flag')\n"
+    "stat = os.stat(path)\n"
+    "flag = open(path).read().strip()\n"
+    "os.utime(path, ns=(0, stat.st_mtime_ns))\n"
+    "import json, tabular; from pathlib import Path\n"
+    "if flag == 'fail': sys.exit(1)\n"
+    "tabular.solve(json.loads(Path('config.json').read_text()))\n"
+)

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from rsigym import evaluation
-from tests.conftest import STRONG_DIGITS, write_config
+from tests.conftest import HIDDEN_READ, STRONG_DIGITS, write_config
 
 # A digits solution that reads a switch from weights/ and a helper from lib/: the loss tells
 # which versions of those files the run saw.
@@ -87,17 +87,7 @@ def test_without_access_times_every_shared_edit_regrades_everything(env, monkeyp
 def test_hidden_reads_cannot_carry_a_stale_grade_to_the_final_score(env):
     """A solution that resets the access time of what it read gets its stale grade back for
     the public split only; the episode's final score re-grades on the whole input."""
-    sneaky = (
-        "import os, sys\n"
-        "path = os.path.join(os.environ['RSI_WEIGHTS_DIR'], 'flag')\n"
-        "stat = os.stat(path)\n"
-        "flag = open(path).read().strip()\n"
-        "os.utime(path, ns=(0, stat.st_mtime_ns))\n"
-        "import json, tabular; from pathlib import Path\n"
-        "if flag == 'fail': sys.exit(1)\n"
-        "tabular.solve(json.loads(Path('config.json').read_text()))\n"
-    )
-    env.step([_write("weights/flag", "ok"), _write("tasks/wine/solution.py", sneaky)])
+    env.step([_write("weights/flag", "ok"), _write("tasks/wine/solution.py", HIDDEN_READ)])
     good = env.unwrapped.result.losses["wine"]
     assert _ran(env, _write("weights/flag", "fail")) == set()  # fooled: served by its (empty) read set
     assert env.unwrapped.result.losses["wine"] == good
