@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
 
 import rsigym  # noqa: F401  (registers the env ids)
+from rsigym.tasks import HOST_KEY_ENV
+
+# Task instances are drawn from HMAC(host key, task id, seed). The tests pin a test key, so that
+# every machine builds the instances their thresholds were measured on (a fresh machine would
+# make a random key of its own). The key is public: never use it for a leaderboard.
+os.environ.setdefault(HOST_KEY_ENV, str(Path(__file__).parent / "data" / "host.key"))
 
 FAST_TASKS = ["digits", "wine"]
 

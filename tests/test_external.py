@@ -81,7 +81,8 @@ def test_an_agent_in_rsigym_shell_edits_evaluates_and_hits_its_budget(tmp_path):
     run = tmp_path / "run"
     assert rsigym("workspace", "init", str(run), "--tasks", "digits", "--iterations", "2") == 0
     script = ("id -u; cat ../AGENT.md | grep -c 'rsigym evaluate'; cat > tasks/digits/config.json; "
-              "rsigym evaluate; rsigym evaluate; rsigym evaluate; echo third=$?; "
+              "rsigym evaluate; echo a >> harness/memory.md; rsigym evaluate; echo b >> harness/memory.md; "
+              "rsigym evaluate; echo third=$?; "
               "echo pending-note >> harness/memory.md; exit 5")
     done = _shell(run, "sh", "-c", script, agent_input=json.dumps(STRONG_DIGITS))
     assert done.returncode == 5, done.stderr

@@ -79,7 +79,9 @@ def test_short_training_run_updates_the_policy_and_reports_velocity(tmp_path):
     root = tmp_path / result["run_dir"].split("/")[-1]
     assert (root / "policy.pt").is_file() and (root / "training_curve.csv").read_text().count("\n") == 3
     log = [json.loads(line) for line in (root / "eval" / "grpo" / "seed0" / "log.jsonl").read_text().splitlines()]
-    assert log[0]["agent"] == "grpo" and 2 <= len(log) <= 3  # the policy may submit before the budget ends
+    # reset + 1..8 steps: the policy may submit early, and steps that change nothing spend no
+    # iteration, so the step cap (4 x 2 eval iterations) may end the episode instead
+    assert log[0]["agent"] == "grpo" and 2 <= len(log) <= 1 + 4 * 2
     assert log[-1]["terminated"] or log[-1]["truncated"]
     assert list(root.glob("events.out.tfevents.*"))
 

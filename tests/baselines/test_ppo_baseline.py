@@ -29,7 +29,9 @@ def test_short_run_logs_tensorboard_curves_and_held_out_velocities(tmp_path):
     root = tmp_path / result["run_dir"].split("/")[-1]
     with (root / "training_curve.csv").open() as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["global_step", "episodic_return"] and len(rows) - 1 == result["episodes"] == 4  # 8 steps of 2-step episodes
+    assert rows[0] == ["global_step", "episodic_return"] and len(rows) - 1 == result["episodes"] >= 1
+    # (an episode ends after 2 evaluations of a changed workspace or 8 steps: menu edits that
+    # change nothing spend no iteration, so 8 steps over 2 envs finish one to four episodes)
     events = EventAccumulator(str(root), size_guidance={"scalars": 0})
     events.Reload()
     returns = [event.value for event in events.Scalars("charts/episodic_return")]

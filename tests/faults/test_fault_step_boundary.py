@@ -28,7 +28,7 @@ def test_an_op_that_raises_keeps_the_earlier_evaluation_and_its_reward(make_env,
                                         {"op": "write", "path": "harness/after.md", "content": "still applied"}])
     assert [entry["ok"] for entry in info["ops"]] == [True, True, False, True]
     assert "KeyError" in info["ops"][2]["error"] and "ERROR" in obs["text"]
-    assert math.isclose(reward, start - info["loss"], abs_tol=1e-12) and reward > 0.5
+    assert math.isclose(reward, start - info["loss"], abs_tol=1e-12) and reward > 0.2
     record = _last_record(env)
     assert record["reward"] == reward and record["exceptions"][0]["op"] == "read"
     assert "broken_read" in record["exceptions"][0]["traceback"]
@@ -51,5 +51,5 @@ def test_a_commit_that_fails_spends_no_iteration_and_pays_no_reward(make_env, mo
     assert "RuntimeError" in obs["text"] and _last_record(env)["exceptions"]
     monkeypatch.setattr(workspace, "commit", commit)
     _, reward, _, _, info = env.step({"op": "evaluate"})  # the edit is still there: evaluated now
-    assert info["iteration"] == 1 and math.isclose(reward, start - info["loss"], abs_tol=1e-12) and reward > 0.5
+    assert info["iteration"] == 1 and math.isclose(reward, start - info["loss"], abs_tol=1e-12) and reward > 0.2
     assert _last_record(env)["exceptions"] == []

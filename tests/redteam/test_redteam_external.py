@@ -132,9 +132,12 @@ def test_the_budget_comes_from_trusted_state_not_env_json(tmp_path):
     settings["kwargs"]["iterations"] = 50
     (run / "env.json").write_text(json.dumps(settings))
 
+    memory = run / "workspace" / "harness" / "memory.md"
+    memory.write_text("edit 1\n")  # an iteration is an evaluation of a changed workspace
     first = rsigym("evaluate", run)
     assert first.returncode == 0, first.stderr
     assert "iterations left: 1" in first.stdout  # the old code: 49
+    memory.write_text("edit 2\n")
     second = rsigym("evaluate", run)
     assert "private loss:" in second.stdout and records(run)[-1]["truncated"]
     assert rsigym("evaluate", run).returncode == 1  # the episode is over

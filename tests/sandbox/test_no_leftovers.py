@@ -84,12 +84,17 @@ def scratch(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+# A seed no other test grades: forked workers start with a copy of the parent's process-wide
+# grade cache, and a cached reset runs nothing in the sandbox (so starts no warm server).
+UNGRADED_SEED = 7919
+
+
 def test_async_vector_env_episode_leaves_no_folders_or_processes(scratch):
     children_before = _descendants(os.getpid())
     envs = gym.make_vec("RSI-MLE-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"shared_memory": False},
                         tasks=[SMALL_TASK], iterations=2)
     try:
-        envs.reset(seed=0)
+        envs.reset(seed=UNGRADED_SEED)  # forked workers inherit this process's grade cache
         envs.step((EVALUATE, EVALUATE))
         _, _, terminated, _, _ = envs.step((SUBMIT, SUBMIT))
         assert terminated.all()

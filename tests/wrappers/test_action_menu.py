@@ -114,12 +114,13 @@ def test_runs_in_vector_envs(vector_class):
     try:
         obs, infos = envs.reset(seed=0)
         assert obs.shape == (2, envs.single_observation_space.shape[0])
+        # env i was seeded 0 + i: different task instances, so the starters score differently
+        assert not math.isclose(infos["losses"]["wine"][0], infos["losses"]["wine"][1])
         scale = 0  # the first item: wine's first named edit
         obs, rewards, terminated, truncated, infos = envs.step(np.array([scale, scale]))
-        # env i was seeded 0 + i: different task instances, the same edit, both applied for real
-        assert infos["menu_applied"].all() and np.isfinite(rewards).all()
+        # the same edit, applied for real in both (wine's small split can tie the edited scores)
+        assert infos["menu_applied"].all() and np.isfinite(rewards).all() and (rewards != 0).all()
         assert obs[:, 3 + scale].tolist() == [1.0, 1.0]
-        assert not math.isclose(infos["losses"]["wine"][0], infos["losses"]["wine"][1])
     finally:
         envs.close()
 
