@@ -15,6 +15,9 @@ from rsigym.envs import posttrain, pretrain
 from rsigym.envs.pretrain.calibrate import lm_tasks, reference_config, score_solution
 
 TOLERANCE = {"synthlang": 0.2, "pycode": 0.1, "addition": 0.05}  # absolute, in each task's metric
+# One instance against the baseline (a mean over instances): synthlang's languages, drawn from
+# the instance secret, differ in difficulty (calibration scores 1.17 to 1.84 over six seeds).
+INSTANCE_SPREAD = {"synthlang": 0.5, "pycode": 0.1, "addition": 0.05}
 # What a menu agent can reach: the starter with these of the task's edits applied in order.
 EDIT_COMBINATIONS = {
     "synthlang": ["filter-crawl", "curated-heavy-mixture", "higher-lr", "more-steps"],
@@ -70,7 +73,8 @@ def mean_score(result):
 @pytest.mark.parametrize("task", lm_tasks(), ids=lambda t: t.id)
 def test_starter_scores_are_reproducible_across_seeds(task):
     scores = [mean_score(score_solution(task, seed=seed)) for seed in (0, 1, 2)]
-    assert all(abs(score - task.spec.baseline) <= TOLERANCE[task.id] for score in scores), scores
+    assert all(abs(score - task.spec.baseline) <= INSTANCE_SPREAD[task.id] for score in scores), scores
+    assert abs(sum(scores) / len(scores) - task.spec.baseline) <= TOLERANCE[task.id], scores
     again = score_solution(task, seed=0)
     assert mean_score(again) == pytest.approx(scores[0], abs=1e-9)  # the same seed gives the same score
 
