@@ -51,3 +51,29 @@ def test_the_validity_of_a_grade_does_not_reveal_the_private_split(make_env):
         validity[label] = info["valid"]["diabetes"]
     assert validity["same split"] == validity["different splits"], validity  # old code: False vs True
     assert validity["same split"] is False  # absurd predictions stay invalid
+
+
+# -- step() must not raise in the factory either ------------------------------------------------
+def test_the_factory_contains_a_deeply_nested_python_action(tmp_path):
+    """Actions may be Python lists and dicts. An op name nested 5000 lists deep made the error
+    message's ``repr`` raise RecursionError; the single-agent env caught it at its boundary, the
+    factory's step() raised."""
+    from rsigym.envs import factory
+
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    deep_key: tuple = ()
+    for _ in range(5000):
+        deep_key = (deep_key,)
+    env = factory.parallel_env(tasks=["wine"], iterations=3, run_dir=tmp_path / "factory")
+    try:
+        env.reset(seed=0)
+        role = env.agents[0]
+        for action in ({"op": nested}, {"op": "write", "path": "notes.md", "content": "x", deep_key: 1}):
+            observations, rewards, _, _, infos = env.step({role: action})  # old code: RecursionError
+            assert rewards[role] == 0.0
+            errors = [entry["error"] for entry in infos[role]["ops"] if not entry["ok"]]
+            assert errors and ("unknown op" in errors[0] or "has no field" in errors[0]), errors
+    finally:
+        env.close()
