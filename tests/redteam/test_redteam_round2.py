@@ -77,3 +77,44 @@ def test_the_factory_contains_a_deeply_nested_python_action(tmp_path):
             assert errors and ("unknown op" in errors[0] or "has no field" in errors[0]), errors
     finally:
         env.close()
+
+
+# -- reward without a better model: probing the public split ------------------------------------
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "public-split probing: the public loss is fed back exactly after every iteration, so flipping "
+    "predictions and keeping the flips that lower it buys reward with no model (wine, seed 5: "
+    "+0.10 reward while the private loss rose 0.95 -> 1.05). Closing it needs a design change to "
+    "the feedback (e.g. a ladder-style leaderboard that reports a new public loss only when it "
+    "beats the best by more than a threshold, rounded), not a local fix"))
+def test_probing_the_public_split_earns_no_reward(make_env):
+    env = make_env(tasks=["wine"])  # default budget: 20 iterations
+    _, info = env.reset(seed=5)
+    starter_private = env.unwrapped.result.private_loss
+    total = 0.0
+    # The starter's own predictions, from a run op (no iteration spent).
+    run = ("mkdir -p tasks/wine/o && cd tasks/wine && RSI_DATA_DIR=$RSI_DATA_ROOT/wine RSI_OUTPUT_DIR=$PWD/o "
+           "RSI_WEIGHTS_DIR=$PWD/../../weights python solution.py")
+    _, reward, _, _, info = env.step({"op": "run", "cmd": run, "keep": ["tasks/wine/o/submission.csv"]})
+    total += reward
+    csv = env.unwrapped.workspace.read("tasks/wine/o/submission.csv", max_chars=10**7)
+    best = pd.read_csv(io.StringIO(csv))
+    classes = sorted(best["target"].unique())
+    _, reward, terminated, truncated, info = _submit_predictions(env, "wine", best)
+    total += reward
+    best_loss, done, row = info["loss"], terminated or truncated, 0
+    while not done:
+        if info["budget"]["iterations_left"] == 1:  # end on the best flips found
+            trial = best
+        else:  # flip two rows to the next class; keep the flip if the public loss fell
+            trial = best.copy()
+            rows = [row, row + 1]
+            row = (row + 2) % (len(best) - 1)
+            trial.loc[rows, "target"] = [classes[(classes.index(v) + 1) % len(classes)] for v in trial.loc[rows, "target"]]
+        _, reward, terminated, truncated, info = _submit_predictions(env, "wine", trial)
+        total += reward
+        done = terminated or truncated
+        if info["loss"] < best_loss:
+            best, best_loss = trial, info["loss"]
+    print(f"probing: rewards {total:+.4f}; private loss {starter_private:.4f} -> {info['private_loss']:.4f}")
+    assert total <= 1e-9  # no model changed; the reward should not have risen
