@@ -118,3 +118,38 @@ def test_probing_the_public_split_earns_no_reward(make_env):
             best, best_loss = trial, info["loss"]
     print(f"probing: rewards {total:+.4f}; private loss {starter_private:.4f} -> {info['private_loss']:.4f}")
     assert total <= 1e-9  # no model changed; the reward should not have risen
+
+
+# -- reward without a better model: the policy brings the public dataset itself ------------------
+@pytest.mark.xfail(strict=True, reason=(
+    "digits, wine, breast-cancer and diabetes test rows are unchanged rows of famous public "
+    "datasets: hiding scikit-learn's copies from the sandbox stops a solution from finding them, "
+    "not a policy that knows them (memorised by a language model, or fetched by an agent in "
+    "`rsigym shell --network`). Wine, seed 5: one write, +1.24 reward, private loss 0.95 -> -0.09. "
+    "Closing it needs test data no outside copy matches (generated data, or features "
+    "transformed beyond alignment by the instance secret), and a recalibration"))
+def test_a_policy_that_knows_the_public_dataset_earns_no_reward(make_env):
+    from sklearn.datasets import load_wine  # the policy's side of the boundary, not the sandbox's
+
+    table = load_wine(as_frame=True).frame.to_csv(index=False)
+    lookup_solution = (
+        "import io, os\nimport pandas as pd\n"
+        f"known = pd.read_csv(io.StringIO({table!r}))\n"
+        "known.columns = [c.replace('/', '_') for c in known.columns]\n"
+        "test = pd.read_csv(os.path.join(os.environ['RSI_DATA_DIR'], 'test.csv'))\n"
+        "features = [c for c in test.columns if c != 'id']\n"
+        "key = lambda f: f.round(4).astype(str).agg('|'.join, axis=1)\n"
+        "lookup = dict(zip(key(known[features]), known['target']))\n"
+        "guess = [lookup.get(k, 0) for k in key(test[features])]\n"
+        "pd.DataFrame({'id': test['id'], 'target': guess}).to_csv(\n"
+        "    os.path.join(os.environ['RSI_OUTPUT_DIR'], 'submission.csv'), index=False)\n"
+    )
+    env = make_env(tasks=["wine"])
+    _, info = env.reset(seed=5)
+    starter_loss, starter_private = info["loss"], env.unwrapped.result.private_loss
+    _, reward, terminated, _, info = env.step([{"op": "write", "path": "tasks/wine/solution.py", "content": lookup_solution},
+                                               {"op": "submit"}])
+    assert terminated and info["valid"]["wine"]
+    print(f"outside lookup: public {starter_loss:.4f} -> {info['loss']:.4f}, reward {reward:+.4f}, "
+          f"private {starter_private:.4f} -> {info['private_loss']:.4f}")
+    assert reward <= 1e-9  # a table lookup is no better model
