@@ -153,3 +153,30 @@ def test_a_policy_that_knows_the_public_dataset_earns_no_reward(make_env):
     print(f"outside lookup: public {starter_loss:.4f} -> {info['loss']:.4f}, reward {reward:+.4f}, "
           f"private {starter_private:.4f} -> {info['private_loss']:.4f}")
     assert reward <= 1e-9  # a table lookup is no better model
+
+
+# -- external mode: one malformed request must not stop the grading server ----------------------
+def test_a_malformed_request_does_not_stop_the_grading_server(tmp_path):
+    """The socket took any JSON: a list made the server thread die with AttributeError, and
+    every later ``rsigym evaluate`` of the agent waited forever."""
+    import json
+    import subprocess
+    import sys
+
+    from rsigym.sandbox.local import confinement_available
+
+    if not confinement_available():
+        pytest.skip("rsigym shell needs root and unshare")
+    run = tmp_path / "run"
+    cli = [sys.executable, "-m", "rsigym.cli"]
+    init = subprocess.run([*cli, "workspace", "init", str(run), "--tasks", "wine", "--iterations", "3"],
+                          capture_output=True, text=True, timeout=600)
+    assert init.returncode == 0, init.stderr
+    poke = ("import socket, shutil, pathlib; s = socket.socket(socket.AF_UNIX); "
+            "s.connect(str(pathlib.Path(shutil.which('rsigym')).parent.parent / 'rsigym.sock')); "
+            "s.sendall(b'[]\\n'); print('reply', s.recv(300))")
+    script = f'python3 -c "{poke}"; echo "# edited" >> tasks/wine/solution.py; timeout 120 rsigym evaluate'
+    done = subprocess.run([*cli, "shell", str(run), "--", "sh", "-c", script], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr  # old code: 124, the evaluate timed out
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and records[-1]["iteration"] == 1
