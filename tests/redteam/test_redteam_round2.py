@@ -180,3 +180,50 @@ def test_a_malformed_request_does_not_stop_the_grading_server(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr  # old code: 124, the evaluate timed out
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(records) == 2 and records[-1]["iteration"] == 1
+
+
+# -- an infrastructure failure must not turn into reward ------------------------------------------
+def _sandbox_that_fails_to_start_once():
+    """The real local sandbox, except that its first solution run fails to start, with the
+    result the sandbox itself gives when a host hiccup stops it (fault injection)."""
+    from rsigym.sandbox.base import ExecResult
+    from rsigym.sandbox.local import LocalSandbox
+
+    class FailsToStartOnce(LocalSandbox):
+        failures_left = 1
+
+        def run(self, command, *args, **kwargs):
+            if self.failures_left and "solution" in str(command):
+                self.failures_left -= 1
+                return ExecResult(126, "", "sandbox setup failed: injected host hiccup", 0.0, False, "start failed")
+            return super().run(command, *args, **kwargs)
+
+    return FailsToStartOnce()
+
+
+def test_a_run_the_sandbox_could_not_start_is_not_cached_or_paid(make_env):
+    """Graded as the starter's own failure, a host hiccup at reset set L0 = 2 for wine and was
+    cached (in memory and signed on disk): a note in the task folder then earned +0.84, and every
+    later episode on that seed started at 2 again, on a healthy host, for the same free reward."""
+    env = make_env(tasks=["wine"], sandbox=_sandbox_that_fails_to_start_once())
+    with pytest.raises(RuntimeError, match="could not start"):  # old code: reset went on with loss 2
+        env.reset(seed=5)
+    _, info = env.reset(seed=5)  # the host is fine again: the starter is run, not served the failure
+    assert info["valid"]["wine"] and info["loss"] < 2.0
+    _, reward, _, _, info = env.step({"op": "write", "path": "tasks/wine/notes.md", "content": "no model change\n"})
+    assert reward == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_failed_start_during_an_episode_is_run_again_not_served(make_env):
+    env = make_env(tasks=["wine"])
+    _, info = env.reset(seed=5)
+    starter_loss = info["loss"]
+    env.unwrapped.sandbox = env.unwrapped.evaluator.sandbox = _sandbox_that_fails_to_start_once()
+    # a note no other test writes: the process-wide grade cache must not already know this tree
+    note = {"op": "write", "path": "tasks/wine/notes.md", "content": "a failed start during an episode\n"}
+    _, failed, _, _, info = env.step(note)
+    assert info["losses"]["wine"] == 2.0 and failed == pytest.approx(starter_loss - 2.0)
+    _, recovered, _, _, info = env.step([{**note, "content": "still none\n"}])
+    assert info["loss"] == pytest.approx(starter_loss) and failed + recovered == pytest.approx(0.0, abs=1e-9)
+    env.step({"op": "revert", "iteration": 1})  # the failed iteration's tree: run again, not served the failure
+    assert env.unwrapped.result.losses["wine"] == pytest.approx(starter_loss)
