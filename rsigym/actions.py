@@ -10,6 +10,7 @@ import difflib
 import itertools
 import json
 import re
+import reprlib
 from typing import Any, NamedTuple
 
 MAX_OPS_PER_ACTION = 32
@@ -109,6 +110,12 @@ class ParsedAction(NamedTuple):
     error: str  # empty when the whole action was valid
 
 
+def _shown(value: Any) -> str:
+    """``repr`` of a name from an action; a non-string one (a Python action may nest lists
+    thousands deep) is abbreviated, so that describing it cannot exhaust the stack."""
+    return repr(value) if isinstance(value, str) else reprlib.repr(value)
+
+
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
@@ -149,13 +156,14 @@ def validate_op(raw: Any) -> Op:
         raise ValueError(f"each op must be a JSON object like {{\"op\": \"evaluate\"}}, got {type(raw).__name__}")
     name = raw.get("op")
     if not isinstance(name, str) or name not in OPS:
-        raise ValueError(f"unknown op {name!r}; ops are {sorted(OPS)}." + _suggest(str(name), list(OPS)))
+        raise ValueError(f"unknown op {_shown(name)}; ops are {sorted(OPS)}."
+                         + _suggest(name if isinstance(name, str) else "", list(OPS)))
     schema = OPS[name]
     args = {key: value for key, value in raw.items() if key != "op"}
     for key in args:
         if key not in schema:
-            raise ValueError(f"op {name!r} has no field {key!r}; its fields are {sorted(schema) or 'none'}."
-                             + _suggest(str(key), list(schema)))
+            raise ValueError(f"op {name!r} has no field {_shown(key)}; its fields are {sorted(schema) or 'none'}."
+                             + _suggest(key if isinstance(key, str) else "", list(schema)))
     for key, field in schema.items():
         if key not in args:
             if field.required:

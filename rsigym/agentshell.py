@@ -104,7 +104,8 @@ class GradingServer(threading.Thread):
             if not chunk:
                 break
             request += chunk
-        command = json.loads(request).get("command")
+        message = json.loads(request)
+        command = message.get("command") if isinstance(message, dict) else None  # any JSON may come
         if command not in ("evaluate", "submit"):
             connection.sendall(_reply(2, "", f"unknown command {command!r}\n"))
             return

@@ -21,7 +21,7 @@ from gymnasium import spaces
 from rsigym import operations
 from rsigym.actions import Op, ParsedAction, parse_action
 from rsigym.envs.suites import load_suite
-from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult
+from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult, run_started
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
@@ -264,6 +264,9 @@ class RSIEnv(gym.Env[dict, str]):
         self.done = False
         self.submitted = False
         result = self._score()
+        not_started = {k: r.grade.error for k, r in result.results.items() if not run_started(r)}
+        if not_started:  # a host failure, not the starter's: paid back by the next evaluation, it would be free reward
+            raise RuntimeError(f"the sandbox could not start the starter's run: {not_started}")
         self._paid_loss = result.loss  # the loss the rewards have paid down to
         self.commits = {0: self.workspace.commit("iteration 0 (starter)")}
         ops: list[OpResult] = []

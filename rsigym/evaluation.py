@@ -184,6 +184,16 @@ def run_task(
 ERROR_TAIL_CHARS = 1000
 
 
+# What ``_safe_grade`` says of a run the sandbox could not start (a host failure): it tells
+# nothing about the solution, so it is never cached (the next evaluation runs it again).
+NOT_STARTED = "solution stopped: start failed"
+
+
+def run_started(result: TaskResult) -> bool:
+    """False when the sandbox could not start the task's run (an infrastructure failure)."""
+    return not (result.grade.error or "").startswith(NOT_STARTED)
+
+
 def _safe_grade(task: Task, ctx: RunContext, run: ExecResult) -> Grade:
     """Grade, turning a grader exception into an invalid grade so evaluation never crashes."""
     if run.timed_out or run.killed_reason:
@@ -275,7 +285,8 @@ class Evaluator:
         todo = [t for t in self.tasks if t.id not in found]
         graded = dict(zip((t.id for t in todo), self._grade_all(todo, workspace, data_root, private_root, seed, scale)))
         for task_id, result in graded.items():
-            self._remember(keys[task_id], every_file, shared, result)
+            if run_started(result):
+                self._remember(keys[task_id], every_file, shared, result)
         self.misses += len(graded)
         self.hits += len(found)
         results = {
