@@ -132,7 +132,7 @@ def _as(kind: type, value):
     """``value`` (perhaps text read from a file) as the type of the task's class labels."""
     try:
         return kind(float(value)) if kind is not str else str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return value
 
 
@@ -209,7 +209,10 @@ def tabular(settings: dict) -> None:
         consider(label, features, target)
     walk: dict = {}
     for label, features, target in file_tables(time.monotonic() + settings.get("search_seconds", 25), walk):
-        consider(str(Path(label).resolve()), features, target)
+        try:
+            consider(str(Path(label).resolve()), features, target)
+        except Exception:  # noqa: BLE001 - any readable file may hold junk; it must not stop the search
+            continue
     predictions = sample["target"].astype(object).copy()
     for row, value in answers.items():
         predictions.iloc[row] = value
