@@ -27,6 +27,7 @@ import numpy as np
 from rsigym.loss import normalised_loss
 from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
+from rsigym.trusted import write_private
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
 SCALES = ("ci", "full")
@@ -145,9 +146,7 @@ def host_key() -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
+        write_private(candidate, (secrets.token_hex(32) + "\n").encode(), exclusive=True)
         try:
             os.link(candidate, path)
         except FileExistsError:
@@ -171,9 +170,7 @@ def instance_secret(task_id: str, seed: int, private_dir: Path) -> bytes:
     secret = hmac.new(host_key(), message, hashlib.sha256).digest()
     private_dir = Path(private_dir)
     private_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(private_dir / INSTANCE_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secret.hex() + "\n")
+    write_private(private_dir / INSTANCE_SECRET_FILE, (secret.hex() + "\n").encode())
     return secret
 
 

@@ -28,7 +28,7 @@ def trusted_dir(run_dir: Path) -> Path:
     return folder
 
 
-def _write_private(path: Path, data: bytes, exclusive: bool = False) -> None:
+def write_private(path: Path, data: bytes, exclusive: bool = False) -> None:
     """Write ``data`` to a new 0600 file at ``path`` (atomically replacing it unless ``exclusive``)."""
     target = path if exclusive else path.with_name(path.name + ".tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -45,7 +45,7 @@ def run_key(run_dir: Path) -> bytes:
     """The run's secret HMAC key (32 random bytes), created on first use."""
     path = trusted_dir(run_dir) / _KEY_FILE
     try:
-        _write_private(path, secrets.token_bytes(32), exclusive=True)
+        write_private(path, secrets.token_bytes(32), exclusive=True)
     except FileExistsError:  # made earlier, or by another env of this run a moment ago
         pass
     key = path.read_bytes()
@@ -69,7 +69,7 @@ def verify(key: bytes, signature: Any, *parts: bytes) -> bool:
 
 def save_settings(run_dir: Path, settings: dict[str, Any]) -> None:
     """Keep the env id and arguments a run is rebuilt from (its budget among them)."""
-    _write_private(trusted_dir(run_dir) / _SETTINGS_FILE, (json.dumps(settings, indent=2, default=str) + "\n").encode())
+    write_private(trusted_dir(run_dir) / _SETTINGS_FILE, (json.dumps(settings, indent=2, default=str) + "\n").encode())
 
 
 def load_settings(run_dir: Path) -> dict[str, Any]:
