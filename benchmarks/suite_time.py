@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.evaluation import Evaluator
 from rsigym.sandbox import make_sandbox
 from rsigym.workspace import Workspace

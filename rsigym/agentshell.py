@@ -36,7 +36,7 @@ from typing import Iterator, Sequence
 
 import gymnasium as gym
 
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.external import agent_instructions
 from rsigym.operations import MAX_WORKSPACE_BYTES
 from rsigym.safecopy import Mirror

@@ -20,7 +20,7 @@ from gymnasium import spaces
 
 from rsigym import operations
 from rsigym.actions import Op, ParsedAction, parse_action
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult, run_started
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest

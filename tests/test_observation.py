@@ -2,7 +2,7 @@
 import json
 
 from rsigym.actions import OP_SPECS, OPS, parse_action, protocol_text
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.evaluation import SuiteResult
 from rsigym.render import CHARSET, Header, excerpt, file_tree, metric_label, render, sanitize
 from rsigym.tasks import Grade, TaskResult

@@ -38,7 +38,7 @@ def test_built_wheel_imports_from_outside_the_checkout(tmp_path):
         "import rsigym, rsigym.envs, rsigym.wrappers, rsigym.baselines, gymnasium as gym\n"
         "from pathlib import Path\n"
         f"assert Path(rsigym.__file__).is_relative_to({str(target)!r}), rsigym.__file__\n"
-        "from rsigym.envs.suites import load_suite\n"
+        "from rsigym.registry import load_suite\n"
         "tasks = load_suite('default')\n"
         "for t in tasks:\n"
         "    assert (t.starter_dir / t.entry).is_file(), t.id\n"

@@ -8,7 +8,7 @@ import torch
 
 from rsigym.actions import parse_action
 from rsigym.baselines import grpo
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 
 TASKS = load_suite("mle", ["digits", "wine"])
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rsigym.envs.suites import SUITES, load_suite
+from rsigym.registry import load_suite, suite_entry, suite_names
 from rsigym.leak_audit import audit_leaks
 from rsigym.sandbox import LocalSandbox
 from rsigym.sandbox.local import confinement_available
 from rsigym.tasks import TaskCheckError, check_task
 from tests.redteam.arena import expect_gap
 
-ALL_TASKS = load_suite(tuple(SUITES))
+ALL_TASKS = load_suite([name for name in suite_names() if not suite_entry(name).takes_argument])
 
 
 @pytest.mark.parametrize("task", ALL_TASKS, ids=[task.id for task in ALL_TASKS])

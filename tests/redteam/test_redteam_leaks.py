@@ -11,7 +11,7 @@ import pytest
 
 import rsigym
 import rsigym.envs
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.tasks import score_solution
 from tests.redteam.arena import SOLUTIONS, expect_gap
 

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.tasks import Edit
 from rsigym.wrappers.action_menu import ActionMenu, MenuItem, build_menu, make_menu_env, task_menu
 

@@ -12,7 +12,7 @@ from rsigym.envs.kernels import kernelbench
 from rsigym.envs.kernels.harness.problem_file import Problem
 
 from rsigym.cli import main
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.tasks import Grade, TaskResult
 
 from .test_kernelbench_file import KERNELBENCH_FILE

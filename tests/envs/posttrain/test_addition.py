@@ -116,14 +116,11 @@ def test_the_grader_scores_the_base_model_and_refuses_one_twice_as_big(tiny_base
 
 
 @pytest.mark.slow
-def test_a_weight_edit_through_the_environment(tmp_path, monkeypatch):
+def test_a_weight_edit_through_the_environment(tmp_path):
     """Train two checkpoints with run ops, merge them, and start the solution from the average."""
     import gymnasium as gym
 
     import rsigym  # noqa: F401  (registers the env ids)
-    from rsigym.envs import suites
-
-    monkeypatch.setitem(suites.SUITES, "posttrain", "rsigym.envs.posttrain")
     env = gym.make("RSI-MLE-v0", suite="posttrain", iterations=3, run_dir=tmp_path / "run").unwrapped
     _, info = env.reset(seed=0)
     assert env.result.results["addition"].grade.valid

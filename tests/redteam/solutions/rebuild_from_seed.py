@@ -22,7 +22,7 @@ sys.meta_path[:] = [finder for finder in sys.meta_path if "editable" not in geta
 data, scale, seed = Path(os.environ["RSI_DATA_DIR"]), os.environ["RSI_SCALE"], int(os.environ["RSI_SEED"])
 rebuilt = Path("rebuilt").resolve()
 try:
-    from rsigym.envs.suites import load_suite
+    from rsigym.registry import load_suite
 
     task = {t.id: t for t in load_suite(attack["suite"])}[attack["task"]]
     task.prepare(seed, scale, rebuilt / "data", rebuilt / "private")
