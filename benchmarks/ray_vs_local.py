@@ -2,7 +2,7 @@
 
     python benchmarks/ray_vs_local.py [--seeds 0 1] [--iterations 2] [--tasks digits wine] [--agent greedy] [--cpus 2]
 
-Plays one episode per seed (``rsigym.distributed.play_episode``, grade cache off) sequentially
+Plays one episode per seed (``rsigym.backends.local.play_episode``, grade cache off) sequentially
 in-process, then the same episodes with ``run_episodes`` on a fresh local Ray instance with
 ``--cpus`` CPUs (one task per episode). Prints both wall times, Ray's start-up time apart, the
 ratio, and checks that both played the same episodes (same final losses). The load average is
@@ -14,7 +14,8 @@ import argparse
 import os
 import time
 
-from rsigym.distributed import connect, play_episode, run_episodes
+from rsigym.backends.local import play_episode
+from rsigym.backends.ray import connect, run_episodes
 
 
 def main() -> None:

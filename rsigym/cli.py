@@ -7,47 +7,40 @@ Errors a user can fix (a bad agent name, an unknown env keyword, a missing endpo
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import json
-import re
-import shutil
 import sys
-import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import gymnasium as gym
-from gymnasium.envs.registration import load_env_creator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import rsigym  # noqa: F401  (registers the env ids)
 from rsigym.agents import AGENTS, load_agent_factory, make_agent
-from rsigym.analysis.tensorboard import TensorBoardLogger
+from rsigym.backends import ray as ray_backend
 from rsigym.env import load_run
-from rsigym.envs.suites import SUITES, load_suite
-from rsigym.runlog import read_log
+from rsigym.registry import load_suite, suite_names
+from rsigym.runs import check_env_kwargs, episode_start, revert_run, run_dir_name, start_run
 
-# Modules that add their own subcommands through ``register(subparsers)``.
-EXTENSIONS = ("rsigym.analysis.cli", "rsigym.external", "rsigym.distributed", "rsigym.envs.kernels.cli")
+# More subcommands, each a "module:function" that adds its parsers to the ``rsigym`` parser
+# (``function(subparsers)``). Adding a subcommand is one line here. They are imported by name when
+# the parser is built, so the core imports no upper layer (envs, integrations) statically; one
+# whose package is not installed is left out.
+SUBCOMMANDS: tuple[str, ...] = (
+    "rsigym.analysis.cli:register",  # leaderboard, report
+    "rsigym.external:register",  # workspace init, evaluate, submit
+    "rsigym.envs.kernels.cli:register",  # kernels import
+)
 
 
 def console() -> Console:
     """A console that does not squeeze tables to 80 columns when the output is piped."""
     return Console(width=None if sys.stdout.isatty() else 160)
-
-
-# Keyword arguments ``gym.make`` takes itself rather than passing them to the env.
-MAKE_KWARGS = frozenset({"max_episode_steps", "disable_env_checker"})
-
-
-class CommandError(Exception):
-    """A mistake in the command's input, reported as one line without a traceback."""
 
 
 def package_version() -> str:
@@ -56,12 +49,6 @@ def package_version() -> str:
         return importlib.metadata.version("rsigym")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (rsigym is not installed; run `pip install -e .`)"
-
-
-def run_dir_name(env_id: str, agent: str, seed: int) -> str:
-    """CleanRL-style run names: ``{env}__{agent}__{seed}__{unix time}`` (``module:Class`` agents as ``module.Class``)."""
-    agent = re.sub(r"[^A-Za-z0-9_.+-]+", ".", agent)
-    return f"{env_id}__{agent}__{seed}__{int(time.time())}"
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -73,29 +60,6 @@ def json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"step_cost\": 0.01}}', got {text!r}")
     return value
-
-
-def check_env_kwargs(env_id: str, extra: dict[str, Any], flags: dict[str, str]) -> None:
-    """Refuse ``--env-kwargs`` keys the env does not take (with a close match) or that have their own flag."""
-    for key in extra:
-        if key in flags:
-            raise CommandError(f"--env-kwargs: set {key!r} with {flags[key]} instead")
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error as err:
-        raise CommandError(str(err)) from err
-    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
-    parameters = inspect.signature(creator).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return  # the env takes any keyword; it checks them itself
-    accepted = {name for name, p in parameters.items()
-                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)} | MAKE_KWARGS
-    for key in extra:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise CommandError(f"--env-kwargs: {env_id} takes no keyword {key!r}.{hint} "
-                               f"It takes: {', '.join(sorted(accepted - set(flags)))}")
 
 
 def covariate(text: str) -> tuple[str, float | str]:
@@ -122,27 +86,6 @@ def play(env: gym.Env, agent, obs: dict, info: dict, out: Console, label: str) -
             done = terminated or truncated
             bar.update(job, completed=info["iteration"], description=f"{label} loss {info['loss']:.4f}")
     return info, total
-
-
-def start_run(env_id: str, kwargs: dict[str, Any], agent_name: str, seed: int) -> tuple[gym.Env, Any, tuple]:
-    """Build the env, load the agent and do the first reset: ``env, agent, (obs, info)``.
-
-    If any of these fails, the run folder (and an output folder made for it) is removed again,
-    so a mistake leaves no empty run behind.
-    """
-    run_dir = Path(kwargs["run_dir"])
-    created = [folder for folder in (run_dir, *run_dir.parents) if not folder.exists()]  # innermost first
-    env = None
-    try:
-        env = TensorBoardLogger(gym.make(env_id, **kwargs))  # writes <run>/tb/
-        agent = make_agent(agent_name, env, seed=seed)
-        return env, agent, env.reset(seed=seed)
-    except BaseException:
-        if env is not None:
-            env.close()
-        if created:
-            shutil.rmtree(created[-1], ignore_errors=True)  # the outermost folder this run made
-        raise
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -177,40 +120,26 @@ RUN_FLAGS = {"iterations": "--iterations", "scale": "--scale", "sandbox": "--san
 
 def cmd_revert(args: argparse.Namespace) -> int:
     """Restore a run's workspace to an earlier iteration with the env's ``revert`` op (so it is logged)."""
-    env, _, info = load_run(args.run_dir)
-    try:
-        base = env.unwrapped
-        if base.done:
-            raise CommandError(f"the episode in {args.run_dir} is over; nothing to revert")
-        if args.iteration not in base.commits:
-            raise CommandError(f"{args.run_dir} has no iteration {args.iteration}; "
-                               f"iterations so far: 0..{info['iteration']}")
-        _, _, terminated, truncated, info = env.step({"op": "revert", "iteration": args.iteration})
-        (result,) = [op for op in info["ops"] if op["op"] == "revert"]
-        if not result["ok"]:
-            raise CommandError(f"revert failed: {result['error']}")
-        evaluated = f"; evaluated as iteration {info['iteration']}" if info["evaluated"] else ""
-        print(f"{args.run_dir}: workspace restored to iteration {args.iteration}{evaluated}; "
-              f"public loss {info['loss']:.4f}; iterations left {info['budget']['iterations_left']}")
-        if terminated or truncated:
-            print(f"the budget is spent: the episode is over (private loss {info['private_loss']:.4f})")
-    finally:
-        env.close()
+    info, ended = revert_run(args.run_dir, args.iteration)
+    evaluated = f"; evaluated as iteration {info['iteration']}" if info["evaluated"] else ""
+    print(f"{args.run_dir}: workspace restored to iteration {args.iteration}{evaluated}; "
+          f"public loss {info['loss']:.4f}; iterations left {info['budget']['iterations_left']}")
+    if ended:
+        print(f"the budget is spent: the episode is over (private loss {info['private_loss']:.4f})")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     out = console()
     env, obs, info = load_run(args.run_dir)
-    records = list(read_log(Path(args.run_dir) / "log.jsonl"))
-    first = next(r for r in records if r["episode"] == records[-1]["episode"])
-    out.print(f"resuming {args.run_dir} at iteration {info['iteration']} (episode {records[-1]['episode']})")
+    first, logged_reward = episode_start(args.run_dir)
+    out.print(f"resuming {args.run_dir} at iteration {info['iteration']} (episode {first['episode']})")
     try:
         agent = make_agent(args.agent or first.get("agent") or "greedy", env, seed=first["seed"])
         info, total = play(env, agent, obs, info, out, "resumed")
     finally:
         env.close()
-    out.print(_summary((first["losses"], first["loss"]), info, sum(r["reward"] for r in records[1:]) + total))
+    out.print(_summary((first["losses"], first["loss"]), info, logged_reward + total))
     return 0
 
 
@@ -240,16 +169,35 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rsigym", description="Recursive self-improvement as a Gymnasium environment.")
-    parser.add_argument("--version", action="version", version=f"rsigym {package_version()}")
-    parser.add_argument("--traceback", action="store_true", help="on an error, show the full traceback")
-    sub = parser.add_subparsers(dest="command", required=True)
-    agent_help = f"a built-in agent ({', '.join(sorted(AGENTS))}) or your own as module:Class (or module:function)"
+def cmd_distributed(args: argparse.Namespace) -> int:
+    """Episodes as Ray tasks (:func:`rsigym.backends.ray.run_episodes`), one per seed, and a table of them."""
+    out = console()
+    kwargs: dict[str, Any] = {"scale": args.scale, "sandbox": args.sandbox, "workers": args.workers}
+    if args.tasks:
+        kwargs["tasks"] = args.tasks
+    ray_backend.connect(args.address, **({"num_cpus": args.num_cpus} if args.address is None and args.num_cpus else {}))
+    out.print(f"[bold]{args.env_id}[/] agent={args.agent} seeds={args.seeds} on Ray "
+              f"({'local instance' if args.address is None else args.address})")
+    results = ray_backend.run_episodes(args.env_id, args.agent, args.seeds, kwargs, args.iterations, out=args.out)
+    table = Table(title=f"{len(results)} episodes")
+    for column in ("seed", "node", "host", "loss end", "private end", "wall s", "run id"):
+        table.add_column(column)
+    for r in results:
+        private = "-" if r.private_loss is None else f"{r.private_loss:.4f}"
+        table.add_row(str(r.seed), r.node_id[:12], r.hostname, f"{r.loss:.4f}", private, f"{r.wall_s:.1f}", r.run_id)
+    out.print(table)
+    out.print(f"run logs under {args.out}/ (rsigym leaderboard {args.out})")
+    return 0
 
+
+AGENT_HELP = f"a built-in agent ({', '.join(sorted(AGENTS))}) or your own as module:Class (or module:function)"
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    """``rsigym run``."""
     run = sub.add_parser("run", help="run an agent on an environment and write a run log")
     run.add_argument("env_id", nargs="?", default="RSI-MLE-v0")
-    run.add_argument("--agent", default="greedy", help=f"{agent_help}; default greedy")
+    run.add_argument("--agent", default="greedy", help=f"{AGENT_HELP}; default greedy")
     run.add_argument("--iterations", type=int, default=10)
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)
@@ -265,11 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="more keyword arguments for gym.make, as a JSON object, e.g. '{\"step_cost\": 0.01}'")
     run.set_defaults(func=cmd_run)
 
+
+def add_resume(sub: argparse._SubParsersAction) -> None:
+    """``rsigym resume``."""
     resume = sub.add_parser("resume", help="continue the last episode of a run directory (after a crash)")
     resume.add_argument("run_dir")
-    resume.add_argument("--agent", help=f"{agent_help}; default: the agent named in the run log")
+    resume.add_argument("--agent", help=f"{AGENT_HELP}; default: the agent named in the run log")
     resume.set_defaults(func=cmd_resume)
 
+
+def add_revert(sub: argparse._SubParsersAction) -> None:
+    """``rsigym revert``."""
     revert = sub.add_parser("revert", help="restore a run's workspace to iteration K (a logged revert op)",
                             description="Restore RUN/workspace to the commit of iteration K through the env's "
                                         "revert op, so the step is in RUN/log.jsonl like any other. With the "
@@ -278,13 +232,57 @@ def build_parser() -> argparse.ArgumentParser:
     revert.add_argument("iteration", type=int, metavar="K")
     revert.set_defaults(func=cmd_revert)
 
+
+def add_tasks(sub: argparse._SubParsersAction) -> None:
+    """``rsigym tasks``."""
     tasks = sub.add_parser("tasks", help="list tasks with metric, baseline, reference and human_minutes")
-    tasks.add_argument("--suite", default="default", help=f"'default' or one of {sorted(SUITES)}")
+    tasks.add_argument("--suite", default="default", help=f"'default' or one of {suite_names()}")
     tasks.set_defaults(func=cmd_tasks)
 
-    for module_name in EXTENSIONS:
-        if importlib.util.find_spec(module_name.rpartition(".")[0]) is not None:
-            importlib.import_module(module_name).register(sub)
+
+def add_distributed(sub: argparse._SubParsersAction) -> None:
+    """``rsigym distributed``: episodes as Ray tasks."""
+    parser = sub.add_parser("distributed", help="run episodes as Ray tasks (local Ray, or a cluster)")
+    parser.add_argument("env_id", nargs="?", default="RSI-MLE-v0")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local Ray instance)")
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one episode per seed")
+    parser.add_argument("--agent", default="greedy", choices=sorted(AGENTS))
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--out", default="runs", help="run logs go to OUT/<run_id>/log.jsonl")
+    parser.add_argument("--scale", default="ci", choices=["ci", "full"])
+    parser.add_argument("--sandbox", default="local")
+    parser.add_argument("--tasks", nargs="+", help="only these task ids")
+    parser.add_argument("--workers", type=int, default=1, help="tasks graded in parallel within an episode")
+    parser.set_defaults(func=cmd_distributed)
+
+
+# The command line's own subcommands (SUBCOMMANDS at the top adds the others).
+CORE_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_run, add_resume, add_revert, add_tasks, add_distributed)
+
+
+def _subcommand_adder(entry_point: str) -> Callable[[argparse._SubParsersAction], None] | None:
+    """The ``module:function`` of :data:`SUBCOMMANDS`, or None when its package is not installed."""
+    module_name, _, function = entry_point.partition(":")
+    if importlib.util.find_spec(module_name.rpartition(".")[0]) is None:
+        return None
+    return getattr(importlib.import_module(module_name), function)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rsigym`` parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="rsigym", description="Recursive self-improvement as a Gymnasium environment.")
+    parser.add_argument("--version", action="version", version=f"rsigym {package_version()}")
+    parser.add_argument("--traceback", action="store_true", help="on an error, show the full traceback")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in CORE_SUBCOMMANDS:
+        add(sub)
+    for entry_point in SUBCOMMANDS:
+        add = _subcommand_adder(entry_point)
+        if add is not None:
+            add(sub)
     return parser
 
 
@@ -305,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(err: Exception) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
-    return text if isinstance(err, (CommandError, ValueError, FileNotFoundError, gym.error.Error)) \
+    return text if isinstance(err, (ValueError, FileNotFoundError, gym.error.Error)) \
         else f"{type(err).__name__}: {text}"
 
 

@@ -20,8 +20,9 @@ from gymnasium import spaces
 
 from rsigym import operations
 from rsigym.actions import Op, ParsedAction, parse_action
+from rsigym.backends import evaluator_for
 from rsigym.registry import load_suite
-from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult, run_started
+from rsigym.evaluation import SHARED_CACHE, SuiteResult, run_started
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
@@ -106,7 +107,7 @@ class RSIEnv(gym.Env[dict, str]):
       folder removed by ``close()``, or when the env is collected or its process exits, when not
       given). ``workers`` (1): tasks graded in parallel.
     - ``backend`` ("local"): where tasks are graded — ``"local"`` (this process, ``workers``
-      threads) or ``"ray"`` (:class:`~rsigym.distributed.RayEvaluator`: ``workers`` Ray actors,
+      threads) or ``"ray"`` (:class:`~rsigym.backends.ray.RayEvaluator`: ``workers`` Ray actors,
       on a local Ray instance or the cluster at ``ray_address``, e.g. ``"auto"`` or ``"host:port"``).
     - ``agent``, ``model``, ``covariates``: tags written to every run-log record.
     - ``shared_cache`` (True): share grades between envs of this process and keep them in
@@ -178,13 +179,7 @@ class RSIEnv(gym.Env[dict, str]):
         self.max_text_chars = max_text_chars
         self.info_stats = info_stats
         self.sandbox = make_sandbox(sandbox)
-        if backend not in ("local", "ray"):
-            raise ValueError(f"backend must be 'local' or 'ray', not {backend!r}")
-        evaluator_class, extra = Evaluator, {}
-        if backend == "ray":
-            from rsigym.distributed import RayEvaluator  # here: Ray is an optional dependency
-
-            evaluator_class, extra = RayEvaluator, {"address": ray_address}
+        evaluator_class, extra = evaluator_for(backend, ray_address)
         self._owns_run_dir = run_dir is None
         self.run_dir = Path(tempfile.mkdtemp(prefix="rsigym-run-") if run_dir is None else run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The Ray backend (rsigym.distributed): episodes as Ray tasks, grading on Ray actors, a two-node
+"""The Ray backend (rsigym.backends.ray): episodes as Ray tasks, grading on Ray actors, a two-node
 Ray cluster started on this machine (RLlib's PPO: tests/ecosystem/test_rllib.py)."""
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 
-from rsigym import distributed
+from rsigym import cli
+from rsigym.backends import ray as ray_backend
 from rsigym.agents import make_agent
 from rsigym.analysis.runlog import load_runs
 from rsigym.cli import build_parser
-from rsigym.distributed import RayEvaluator, connect, run_episodes
+from rsigym.backends.ray import RayEvaluator, connect, run_episodes
 from rsigym.evaluation import Evaluator
 from rsigym.runlog import read_log
 from tests.conftest import FAST_TASKS, STRONG_DIGITS, write_config
@@ -66,19 +67,19 @@ def test_cli_parses_the_distributed_command():
     args = build_parser().parse_args(
         ["distributed", "--address", "10.0.0.1:6379", "--seeds", "0", "1", "2", "--agent", "greedy",
          "--iterations", "3", "--out", "somewhere", "RSI-MLE-v0"])
-    assert args.func is distributed.cmd_distributed
+    assert args.func is cli.cmd_distributed
     assert (args.address, args.seeds, args.iterations, args.out, args.env_id) == (
         "10.0.0.1:6379", [0, 1, 2], 3, "somewhere", "RSI-MLE-v0")
 
 
 def test_stale_grader_scratch_is_removed_and_live_scratch_kept(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead = tmp_path / f"{distributed.SCRATCH_PREFIX}{finished.stdout.strip()}-abc"
-    live = tmp_path / f"{distributed.SCRATCH_PREFIX}{os.getpid()}-abc"
+    dead = tmp_path / f"{ray_backend.SCRATCH_PREFIX}{finished.stdout.strip()}-abc"
+    live = tmp_path / f"{ray_backend.SCRATCH_PREFIX}{os.getpid()}-abc"
     other = tmp_path / "rsigym-run-123-abc"
     for folder in (dead, live, other):
         (folder / "data").mkdir(parents=True)
-    distributed.remove_stale_scratch(tmp_path)
+    ray_backend.remove_stale_scratch(tmp_path)
     assert (dead.exists(), live.exists(), other.exists()) == (False, True, True)
 
 

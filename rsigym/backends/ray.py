@@ -6,7 +6,7 @@
 
 From Python::
 
-    from rsigym.distributed import connect, run_episodes
+    from rsigym.backends.ray import connect, run_episodes
     connect()                         # a local Ray instance; connect("auto") / connect("host:port") joins a cluster
     results = run_episodes("RSI-MLE-v0", "greedy", seeds=[0, 1], env_kwargs={"tasks": ["digits"]}, out="runs")
 
@@ -18,23 +18,18 @@ node needs the same rsigym installed, and builds task data from the seed itself.
 """
 from __future__ import annotations
 
-import argparse
 import atexit
 import os
 import shutil
 import socket
 import tempfile
-import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable, Mapping, MutableMapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, MutableMapping, Sequence
 
-import gymnasium as gym
-
-from rsigym.agents import AGENTS, make_agent, run_episode
-from rsigym.envs.suites import SUITES, load_suite
+from rsigym.backends.local import EpisodeResult, play_episode, write_run
 from rsigym.evaluation import SHARED_DIRS, Evaluator, list_files, run_task
-from rsigym.runlog import RunLog, read_log
+from rsigym.registry import load_suite, suite_entry, suite_names
 from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.sandbox.common import process_alive
 from rsigym.tasks import Task, TaskResult
@@ -89,51 +84,10 @@ def _where() -> tuple[str, str]:
 
 
 # -- episodes -----------------------------------------------------------------------------------
-class EpisodeResult(NamedTuple):
-    """One whole episode played by one Ray task (or in-process by :func:`play_episode`)."""
-
-    seed: int
-    run_id: str
-    node_id: str  # the Ray node that played it ("local" outside Ray)
-    hostname: str
-    records: list[dict[str, Any]]  # the episode's run-log records (log.jsonl lines), in order
-    loss: float  # final public suite loss
-    private_loss: float | None  # scored at the end of the episode
-    wall_s: float
-
-
-def play_episode(env_id: str, agent: str, seed: int, env_kwargs: Mapping[str, Any] | None = None,
-                 iterations: int | None = None) -> EpisodeResult:
-    """Play one episode of ``agent`` on ``gym.make(env_id, **env_kwargs)`` in this process, in a
-    temporary run directory that is removed afterwards: the run log comes back as records.
-    ``iterations``: evaluations of the episode (None: the env's own setting)."""
-    import rsigym  # noqa: F401  (registers the env ids in a fresh Ray worker)
-    from rsigym.cli import run_dir_name  # the run names `rsigym run` gives; imported late (cli imports us)
-
-    start = time.monotonic()
-    kwargs = {"agent": agent, **(env_kwargs or {})}
-    if iterations is not None:
-        kwargs["iterations"] = int(iterations)
-    with tempfile.TemporaryDirectory(prefix="rsigym-episode-") as tmp:
-        kwargs["run_dir"] = Path(tmp) / run_dir_name(env_id, agent, seed)
-        env = gym.make(env_id, **kwargs)
-        try:
-            info = run_episode(env, make_agent(agent, env, seed=seed), seed)
-            base = env.unwrapped
-            run_id, records = base.run_id, list(read_log(base.log.path))
-        finally:
-            env.close()
+def _play_episode_on_node(*args: Any) -> EpisodeResult:
+    """:func:`~rsigym.backends.local.play_episode` as a Ray task: the result names the node that played it."""
     node_id, host = _where()
-    return EpisodeResult(int(seed), run_id, node_id, host, records, float(info["loss"]),
-                         info.get("private_loss"), time.monotonic() - start)
-
-
-def write_run(out: str | Path, result: EpisodeResult) -> Path:
-    """Write an episode's records to ``out/<run_id>/log.jsonl`` (what ``rsigym leaderboard`` reads)."""
-    log = RunLog(Path(out) / result.run_id / "log.jsonl")
-    for record in result.records:
-        log.append(record)
-    return log.path
+    return play_episode(*args)._replace(node_id=node_id, hostname=host)
 
 
 def run_episodes(
@@ -156,7 +110,7 @@ def run_episodes(
     default, ``resources``, ``scheduling_strategy`` ...), e.g. to pin episodes to some nodes.
     """
     ray = _ensure_connected(address)
-    task = ray.remote(play_episode).options(**{"num_cpus": 1, **(options or {})})
+    task = ray.remote(_play_episode_on_node).options(**{"num_cpus": 1, **(options or {})})
     seeds = [int(seed) for seed in seeds]
     pending = {task.remote(env_id, agent, seed, dict(env_kwargs or {}), iterations): i for i, seed in enumerate(seeds)}
     results: list[EpisodeResult | None] = [None] * len(seeds)
@@ -200,8 +154,10 @@ def task_ref(task: Task) -> TaskRef:
     """How a remote grader gets ``task``: by suite and id when a suite lists this very task
     (each node then loads it from its own install), else the pickled task object."""
     module = type(task).__module__
-    for name, package in SUITES.items():
-        if module == package or module.startswith(package + "."):
+    for name in suite_names():
+        entry = suite_entry(name)
+        package = entry.entry_point.partition(":")[0]
+        if not entry.takes_argument and (module == package or module.startswith(package + ".")):
             listed = {t.id: t for t in load_suite(name)}
             if task.id in listed and listed[task.id].folder.resolve() == task.folder.resolve():
                 return name, task.id
@@ -337,46 +293,3 @@ class RayEvaluator(Evaluator):
             for grader in self._graders:
                 ray.kill(grader)  # frees the actors' CPUs now rather than at garbage collection
             self._graders = []
-
-
-# -- command line -------------------------------------------------------------------------------
-def cmd_distributed(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from rsigym.cli import console
-
-    out = console()
-    kwargs: dict[str, Any] = {"scale": args.scale, "sandbox": args.sandbox, "workers": args.workers}
-    if args.tasks:
-        kwargs["tasks"] = args.tasks
-    connect(args.address, **({"num_cpus": args.num_cpus} if args.address is None and args.num_cpus else {}))
-    out.print(f"[bold]{args.env_id}[/] agent={args.agent} seeds={args.seeds} on Ray "
-              f"({'local instance' if args.address is None else args.address})")
-    results = run_episodes(args.env_id, args.agent, args.seeds, kwargs, args.iterations, out=args.out)
-    table = Table(title=f"{len(results)} episodes")
-    for column in ("seed", "node", "host", "loss end", "private end", "wall s", "run id"):
-        table.add_column(column)
-    for r in results:
-        private = "-" if r.private_loss is None else f"{r.private_loss:.4f}"
-        table.add_row(str(r.seed), r.node_id[:12], r.hostname, f"{r.loss:.4f}", private, f"{r.wall_s:.1f}", r.run_id)
-    out.print(table)
-    out.print(f"run logs under {args.out}/ (rsigym leaderboard {args.out})")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``rsigym distributed`` (episodes as Ray tasks) to the ``rsigym`` command line."""
-    parser = subparsers.add_parser("distributed", help="run episodes as Ray tasks (local Ray, or a cluster)")
-    parser.add_argument("env_id", nargs="?", default="RSI-MLE-v0")
-    parser.add_argument("--address", default=None,
-                        help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local Ray instance)")
-    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one episode per seed")
-    parser.add_argument("--agent", default="greedy", choices=sorted(AGENTS))
-    parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--out", default="runs", help="run logs go to OUT/<run_id>/log.jsonl")
-    parser.add_argument("--scale", default="ci", choices=["ci", "full"])
-    parser.add_argument("--sandbox", default="local")
-    parser.add_argument("--tasks", nargs="+", help="only these task ids")
-    parser.add_argument("--workers", type=int, default=1, help="tasks graded in parallel within an episode")
-    parser.set_defaults(func=cmd_distributed)

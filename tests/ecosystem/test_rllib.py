@@ -13,7 +13,7 @@ ray = pytest.importorskip("ray", reason="RLlib needs Ray: pip install 'ray[rllib
 @pytest.fixture
 def local_ray():
     """A private local Ray instance with 2 CPUs, shut down afterwards so the next test starts clean."""
-    from rsigym.distributed import connect
+    from rsigym.backends.ray import connect
 
     connect(num_cpus=2)
     yield
