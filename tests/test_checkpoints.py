@@ -27,7 +27,7 @@ from rsigym.checkpoints import (
 )
 from rsigym.merging import merge_checkpoints
 
-LMKIT = Path(__file__).resolve().parents[1] / "envs" / "pretrain" / "lib" / "lmkit.py"
+LMKIT = Path(__file__).resolve().parents[1] / "envs" / "lm" / "lib" / "lmkit.py"
 SMALL = GPTConfig(vocab_size=17, context=16, d_model=32, n_layers=2, n_heads=4, d_ff=64)
 ROOMY = Caps(max_params=10**6)
 

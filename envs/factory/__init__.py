@@ -102,7 +102,7 @@ takes `files` (seed the workspace); resuming a run is not supported.
 
 * v0: initial release.
 """
-from rsigym.envs.factory.attribution import OTHER, gain_by_role, is_factory_run
+from rsigym.analysis.role_attribution import OTHER, gain_by_role, is_factory_run
 from rsigym.envs.factory.factory import DEFAULT_TEAM_WEIGHT, ENV_ID, FactoryEnv, env, parallel_env
 from rsigym.envs.factory.roles import ROLES, SHARED_FOLDERS, Region, Role, build_regions
 from rsigym.envs.factory.team import RoleView, make_team, play_episode

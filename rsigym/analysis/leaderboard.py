@@ -13,6 +13,7 @@ import numpy as np
 from scipy import stats
 
 from rsigym.analysis.curves import ATTRIBUTION_KINDS, CurveMetrics, curve_metrics
+from rsigym.analysis.role_attribution import gain_by_role, is_factory_run
 from rsigym.analysis.runlog import Run
 
 
@@ -92,8 +93,6 @@ def _mean(values: Iterable[float]) -> float:
 
 def _role_gains(summaries: Iterable[RunSummary]) -> dict[str, float]:
     """Mean gain per factory role over the runs that come from the factory env (else empty)."""
-    from rsigym.envs.factory.attribution import gain_by_role, is_factory_run
-
     splits = [gain_by_role(s.run.records) for s in summaries if is_factory_run(s.run.records)]
     roles = sorted({role for split in splits for role in split})
     return {role: _mean(split.get(role, 0.0) for split in splits) for role in roles}

@@ -19,7 +19,7 @@ import torch
 
 from rsigym.checkpoints import GPT, GPTConfig, build_model, save_checkpoint
 from rsigym.envs.posttrain.addition.problems import ALPHABET, encode, web_corpus
-from rsigym.envs.pretrain.grading import torch_threads
+from rsigym.envs.lm.grading import torch_threads
 
 BUILDER_VERSION = 1
 PRETRAIN_SEED = 0

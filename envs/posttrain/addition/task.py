@@ -19,7 +19,7 @@ import torch
 from rsigym.checkpoints import GPT, Caps
 from rsigym.envs.posttrain.addition.base_model import RECIPES, base_checkpoint
 from rsigym.envs.posttrain.addition.problems import ALPHABET, SEP, decode, encode, unique_problems
-from rsigym.envs.pretrain.grading import CheckpointTask
+from rsigym.envs.lm.grading import CheckpointTask
 from rsigym.tasks import Grade, RunContext
 
 SIZES = {"ci": {"train": 1000, "test": 500}, "full": {"train": 5000, "test": 2000}}  # problems (test: per split)

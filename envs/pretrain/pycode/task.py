@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rsigym.checkpoints import GPT, Caps
-from rsigym.envs.pretrain.grading import CheckpointTask, stream_bits
+from rsigym.envs.lm.grading import CheckpointTask, stream_bits
 from rsigym.tasks import Grade, RunContext
 
 SPLIT_SEED = 20_240_611  # fixed: the public train/validation split is a property of the corpus

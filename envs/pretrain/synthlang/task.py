@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rsigym.checkpoints import GPT, Caps
-from rsigym.envs.pretrain.grading import CheckpointTask, documents_bits
+from rsigym.envs.lm.grading import CheckpointTask, documents_bits
 from rsigym.envs.pretrain.synthlang.language import Automaton, random_automaton, related_automaton
 from rsigym.tasks import Grade, RunContext
 

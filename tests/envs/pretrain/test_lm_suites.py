@@ -12,7 +12,7 @@ import statistics
 import pytest
 
 from rsigym.envs import posttrain, pretrain
-from rsigym.envs.pretrain.calibrate import lm_tasks, reference_config, score_solution
+from rsigym.envs.lm.calibrate import lm_tasks, reference_config, score_solution
 
 TOLERANCE = {"synthlang": 0.2, "pycode": 0.1, "addition": 0.05}  # absolute, in each task's metric
 # One instance against the baseline (a mean over instances): synthlang's languages, drawn from

@@ -11,8 +11,8 @@ import torch
 
 from rsigym.checkpoints import GPTConfig, build_model, save_checkpoint
 from rsigym.envs.pretrain import SUITE_DIR
-from rsigym.envs.pretrain.calibrate import score_solution
-from rsigym.envs.pretrain.grading import LIB_DIR
+from rsigym.envs.lm.calibrate import score_solution
+from rsigym.envs.lm.grading import LIB_DIR
 from rsigym.envs.pretrain.synthlang.task import SynthLangTask
 from rsigym.merging import merge_checkpoints
 

@@ -10,7 +10,7 @@ import torch
 
 from rsigym.checkpoints import GPTConfig, build_model, save_checkpoint
 from rsigym.envs.pretrain import SUITE_DIR
-from rsigym.envs.pretrain.grading import stream_bits
+from rsigym.envs.lm.grading import stream_bits
 from rsigym.envs.pretrain.pycode.task import SCALES, SEPARATOR, TEST_SOURCES, PyCodeTask, is_test_source, split_files, stdlib_files
 from rsigym.sandbox import ExecResult
 from rsigym.tasks import RunContext

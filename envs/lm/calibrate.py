@@ -1,6 +1,6 @@
 """Measure the baselines and references of the pre- and post-training tasks and write them into task.json.
 
-    python -m rsigym.envs.pretrain.calibrate [TASK ...] [--seeds 0 1 2]
+    python -m rsigym.envs.lm.calibrate [TASK ...] [--seeds 0 1 2]
 
 Baseline = the starter's mean score over the seeds. Reference = the task's physical limit where
 it has one (synthlang: zero bits above the entropy floor), else the mean score of the recorded
@@ -17,7 +17,8 @@ import platform
 import statistics
 from pathlib import Path
 
-from rsigym.envs.pretrain.grading import CheckpointTask
+from rsigym.envs.lm.grading import CheckpointTask
+from rsigym.registry import load_suite
 from rsigym.sandbox import Sandbox
 from rsigym.tasks import TaskResult
 from rsigym.tasks import score_solution as score
@@ -25,9 +26,7 @@ from rsigym.tasks import score_solution as score
 
 def lm_tasks() -> list[CheckpointTask]:
     """Every task of the pretrain and posttrain suites."""
-    from rsigym.envs import posttrain, pretrain
-
-    return [*pretrain.load_tasks(), *posttrain.load_tasks()]
+    return load_suite(("pretrain", "posttrain"))
 
 
 def reference_config(task: CheckpointTask) -> dict:
@@ -75,7 +74,7 @@ def calibrate(task: CheckpointTask, seeds: list[int]) -> dict:
             **extra,
             "reference": "mean of the strong runs (reference/config.json)" if limit is None else "physical limit",
             "python": platform.python_version(),
-            "command": "python -m rsigym.envs.pretrain.calibrate " + task.id,
+            "command": "python -m rsigym.envs.lm.calibrate " + task.id,
         },
     )
     (task.folder / "task.json").write_text(json.dumps(spec, indent=2) + "\n")
