@@ -36,8 +36,8 @@ from typing import Iterator, Sequence
 
 import gymnasium as gym
 
+from rsigym.agent_brief import agent_instructions
 from rsigym.registry import load_suite
-from rsigym.external import agent_instructions
 from rsigym.operations import MAX_WORKSPACE_BYTES
 from rsigym.safecopy import Mirror
 from rsigym.sandbox import _confine

@@ -120,7 +120,11 @@ RUN_FLAGS = {"iterations": "--iterations", "scale": "--scale", "sandbox": "--san
 
 def cmd_revert(args: argparse.Namespace) -> int:
     """Restore a run's workspace to an earlier iteration with the env's ``revert`` op (so it is logged)."""
-    info, ended = revert_run(args.run_dir, args.iteration)
+    env, _, info = load_run(args.run_dir)
+    try:
+        info, ended = revert_run(env, info, args.iteration)
+    finally:
+        env.close()
     evaluated = f"; evaluated as iteration {info['iteration']}" if info["evaluated"] else ""
     print(f"{args.run_dir}: workspace restored to iteration {args.iteration}{evaluated}; "
           f"public loss {info['loss']:.4f}; iterations left {info['budget']['iterations_left']}")

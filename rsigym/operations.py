@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from rsigym.actions import Op, is_utf8
 from rsigym.merging import MergeError, merge_checkpoints
@@ -16,8 +16,8 @@ from rsigym.patching import PatchError, apply_unified_diff
 from rsigym.render import OpResult
 from rsigym.workspace import PathRefused, edit_kind
 
-if TYPE_CHECKING:
-    from rsigym.env import RSIEnv
+# The env passes itself to the ops; not imported from rsigym.env, which imports this module.
+RSIEnv = Any
 
 EDITING_OPS = frozenset({"write", "patch", "merge", "revert", "run"})
 MAX_FILE_BYTES = 8 * 1024**2  # a single write or patch

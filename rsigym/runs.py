@@ -18,7 +18,6 @@ from gymnasium.envs.registration import load_env_creator
 
 from rsigym.agents import Agent, make_agent
 from rsigym.analysis.tensorboard import TensorBoardLogger
-from rsigym.env import load_run
 from rsigym.runlog import read_log
 
 # Keyword arguments ``gym.make`` takes itself rather than passing them to the env.
@@ -81,23 +80,20 @@ def start_run(env_id: str, kwargs: dict[str, Any], agent_name: str, seed: int) -
         raise
 
 
-def revert_run(run_dir: str | Path, iteration: int) -> tuple[dict, bool]:
-    """Restore a run's workspace to ``iteration`` with the env's ``revert`` op (so it is logged);
-    returns the step's ``info`` and whether the episode ended with it."""
-    env, _, info = load_run(run_dir)
-    try:
-        base = env.unwrapped
-        if base.done:
-            raise RunError(f"the episode in {run_dir} is over; nothing to revert")
-        if iteration not in base.commits:
-            raise RunError(f"{run_dir} has no iteration {iteration}; iterations so far: 0..{info['iteration']}")
-        _, _, terminated, truncated, info = env.step({"op": "revert", "iteration": iteration})
-        (result,) = [op for op in info["ops"] if op["op"] == "revert"]
-        if not result["ok"]:
-            raise RunError(f"revert failed: {result['error']}")
-        return info, terminated or truncated
-    finally:
-        env.close()
+def revert_run(env: gym.Env, info: dict, iteration: int) -> tuple[dict, bool]:
+    """Restore the workspace of a loaded run (``env, _, info = load_run(run_dir)``) to ``iteration``
+    with the env's ``revert`` op, so the step is logged; returns the step's ``info`` and whether
+    the episode ended with it."""
+    base = env.unwrapped
+    if base.done:
+        raise RunError(f"the episode in {base.run_dir} is over; nothing to revert")
+    if iteration not in base.commits:
+        raise RunError(f"{base.run_dir} has no iteration {iteration}; iterations so far: 0..{info['iteration']}")
+    _, _, terminated, truncated, info = env.step({"op": "revert", "iteration": iteration})
+    (result,) = [op for op in info["ops"] if op["op"] == "revert"]
+    if not result["ok"]:
+        raise RunError(f"revert failed: {result['error']}")
+    return info, terminated or truncated
 
 
 def episode_start(run_dir: str | Path) -> tuple[dict, float]:
