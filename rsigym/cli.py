@@ -24,7 +24,7 @@ import rsigym  # noqa: F401  (registers the env ids)
 from rsigym.agents import AGENTS, load_agent_factory, make_agent
 from rsigym.backends import ray as ray_backend
 from rsigym.env import load_run
-from rsigym.registry import load_suite, suite_names
+from rsigym.registry import load_suite, suite_entry, suite_names
 from rsigym.runs import check_env_kwargs, episode_start, revert_run, run_dir_name, start_run
 
 # More subcommands, each a "module:function" that adds its parsers to the ``rsigym`` parser
@@ -240,7 +240,8 @@ def add_revert(sub: argparse._SubParsersAction) -> None:
 def add_tasks(sub: argparse._SubParsersAction) -> None:
     """``rsigym tasks``."""
     tasks = sub.add_parser("tasks", help="list tasks with metric, baseline, reference and human_minutes")
-    tasks.add_argument("--suite", default="default", help=f"'default' or one of {suite_names()}")
+    names = [f"{name}:ARGUMENT" if suite_entry(name).takes_argument else name for name in suite_names()]
+    tasks.add_argument("--suite", default="default", help=f"'default' or one of {', '.join(names)}")
     tasks.set_defaults(func=cmd_tasks)
 
 
