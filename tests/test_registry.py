@@ -10,8 +10,11 @@ from rsigym.registry import default_suite, load_suite, register_suite, suite_ent
 
 
 def two_tabular_tasks():
-    """A third party's suite: its loader may build on any other suite."""
-    return load_suite("mle", ["wine", "digits"])
+    """A third party's suite (here two tasks of the tabular package)."""
+    from rsigym.envs.mle import load_tasks
+
+    by_id = {task.id: task for task in load_tasks()}
+    return [by_id["wine"], by_id["digits"]]
 
 
 @pytest.fixture
@@ -38,10 +41,14 @@ def test_a_suite_registered_by_string_reaches_the_env(own_registry):
         env.close()
 
 
-def test_a_default_suite_joins_the_default(own_registry):
+def test_the_default_is_every_suite_registered_with_default(monkeypatch):
+    monkeypatch.setattr(registry, "_SUITES", {})
     register_suite("tabular-pair", "tests.test_registry:two_tabular_tasks", default=True)
-    assert default_suite()[-1] == "tabular-pair"
-    with pytest.raises(ValueError, match="duplicate task ids"):  # its tasks are also in "mle"
+    register_suite("pair-again", "tests.test_registry:two_tabular_tasks")
+    assert default_suite() == ("tabular-pair",) and suite_names() == ["pair-again", "tabular-pair"]
+    assert [task.id for task in load_suite()] == ["wine", "digits"]
+    register_suite("pair-again", "tests.test_registry:two_tabular_tasks", default=True)  # registered again: replaced
+    with pytest.raises(ValueError, match="duplicate task ids"):
         load_suite()
 
 
