@@ -33,8 +33,10 @@ from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
 
-# Modules that add their own subcommands through ``register(subparsers)``.
-EXTENSIONS = ("rsigym.analysis.cli", "rsigym.external", "rsigym.distributed", "rsigym.envs.kernels.cli")
+# Modules that add their own subcommands through ``register(subparsers)``, imported by name when the
+# parser is built (rsigym.integrations.serve: `rsigym serve`; the core never imports integrations statically).
+EXTENSIONS = ("rsigym.analysis.cli", "rsigym.external", "rsigym.distributed", "rsigym.envs.kernels.cli",
+              "rsigym.integrations.serve")
 
 
 def console() -> Console:
