@@ -103,10 +103,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     kwargs = env_kwargs_of(args)
     run_root = Path(args.out).resolve() if args.out else None
+    token = serve_token(args.host, args.token) if args.openenv or args.mcp == "http" else None
     if args.openenv:
         from rsigym.integrations.openenv_server import build_app
 
-        token = serve_token(args.host, args.token)
         app = build_app(args.env_id, kwargs, seed=args.seed, run_root=run_root, max_sessions=args.max_sessions)
         return _serve_http(app, args.host, args.port, token, f"OpenEnv server for {args.env_id}")
 
@@ -115,7 +115,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     factory = functools.partial(EpisodeSession, args.env_id, kwargs, seed=args.seed, run_root=run_root)
     if args.mcp == "http":
-        token = serve_token(args.host, args.token)
         app = http_app(factory, args.host, args.idle_timeout)
         return _serve_http(app, args.host, args.port, token, f"MCP server for {args.env_id} at /mcp")
     import anyio
