@@ -30,11 +30,15 @@ async def play_better_config(url: str) -> tuple[float, list[float], float, dict]
         return start, rewards, result.observation["loss"], result.observation
 
 
+TOKEN = "test-token-7c1e"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """One server for the module, with a token: the clients send it as the password in the address."""
     tmp = tmp_path_factory.mktemp("openenv")
-    with http_server(tmp, *WINE, "--openenv") as url:
-        yield url, tmp / "tmp"
+    with http_server(tmp, *WINE, "--openenv", "--token", TOKEN) as url:
+        yield url.replace("http://", f"http://rsigym:{TOKEN}@"), tmp / "tmp"
 
 
 def test_an_openenv_client_plays_an_episode_that_lowers_the_loss(server):
@@ -85,3 +89,16 @@ def test_a_disconnect_closes_the_session_env_and_removes_its_run_directory(serve
 
     asyncio.run(connect_and_leave())
     wait_until(lambda: not set(run_dirs(tmp)) - before, 60, "the session's run directory to be removed")
+
+
+def test_a_client_without_the_token_is_refused(server):
+    url, _ = server
+
+    async def connect(address):
+        async with GenericEnvClient(base_url=address) as env:
+            return await env.state()
+
+    for wrong in (url.replace(TOKEN, "not-the-token"), url.replace(f"rsigym:{TOKEN}@", "")):
+        with pytest.raises(ConnectionError, match="403"):
+            asyncio.run(connect(wrong))
+    assert asyncio.run(connect(url))["step_count"] == 0
