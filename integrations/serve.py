@@ -72,19 +72,51 @@ class TokenGate:
         if scope["type"] in ("http", "websocket"):
             presented = _presented_token(scope.get("headers", []))
             if presented is None or not hmac.compare_digest(presented.encode(), self.token):
-                await self._refuse(scope, send)
+                await _refuse(scope, send, 401, "missing or wrong token (Authorization: Bearer TOKEN)",
+                              [(b"www-authenticate", b"Bearer")])
                 return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    async def _refuse(scope: dict, send: Any) -> None:
-        if scope["type"] == "websocket":  # closing before accepting answers the handshake with 403
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        body = json.dumps({"error": "missing or wrong token (Authorization: Bearer TOKEN)"}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-        await send({"type": "http.response.body", "body": body})
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _host_name(value: str) -> str:
+    """The host part of a ``Host`` header or of an ``Origin`` URL, without scheme and port."""
+    value = value.partition("://")[2] if "://" in value else value
+    if value.startswith("["):
+        return value[:value.find("]") + 1]
+    return value.partition(":")[0]
+
+
+class LoopbackGuard:
+    """ASGI middleware for a server without a token on a loopback address: only requests made for
+    a loopback name, and not from a web page of another origin, get through. A browser lets any
+    page open a WebSocket to 127.0.0.1 or resolve its own name to it (DNS rebinding); without
+    this check such a page could play episodes, and run code in the sandbox, as the user."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            origin = headers.get("origin")
+            if (_host_name(headers.get("host", "")) not in _LOOPBACK_NAMES
+                    or (origin is not None and _host_name(origin) not in _LOOPBACK_NAMES)):
+                await _refuse(scope, send, 403, "requests to this server must come from this machine "
+                                                "(a loopback Host and no foreign Origin)")
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(scope: dict, send: Any, status: int, message: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
+    if scope["type"] == "websocket":  # closing before accepting answers the handshake with 403
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *extra]})
+    await send({"type": "http.response.body", "body": json.dumps({"error": message}).encode()})
 
 
 def env_kwargs_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -126,8 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve_http(app: Any, host: str, port: int, token: str | None, what: str) -> int:
     import uvicorn
 
-    if token is not None:
-        app = TokenGate(app, token)
+    app = TokenGate(app, token) if token is not None else LoopbackGuard(app)
     shown = f"[{host}]" if ":" in host else host
     print(f"rsigym serve: {what} on http://{shown}:{port}"
           + (" (token required)" if token else ""), file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@ sandbox), stepped from worker threads, and closed exactly once when the client g
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ import rsigym  # noqa: F401  (registers the env ids)
 # the server's machine, which mean nothing to a remote client, so they stay out.
 CLIENT_INFO_KEYS = ("iteration", "step", "loss", "losses", "scores", "valid", "errors", "medals", "ops",
                     "evaluated", "budget", "private_loss", "private_losses", "infra_error")
+MAX_TREE_LINES = 2000  # a policy may write many files; the listing of the workspace stays readable
 
 
 @dataclass
@@ -142,11 +144,19 @@ class EpisodeSession:
         return {task.id: task.description() for task in self.started().unwrapped.tasks}
 
     def workspace_tree(self) -> str:
-        """Every file of the workspace, one ``path (bytes)`` a line: what the policy can read and edit."""
+        """The workspace's files, one ``path (bytes)`` a line (at most :data:`MAX_TREE_LINES`): what the
+        policy can read and edit. Links are listed as links and never followed."""
         root = self.started().unwrapped.workspace_dir
+        lines: list[str] = []
         with self._lock:
-            lines = [f"{path.relative_to(root).as_posix()} ({path.lstat().st_size} bytes)"
-                     for path in sorted(root.rglob("*")) if path.is_file() and not path.is_symlink()]
+            for folder, subfolders, files in os.walk(root):  # os.walk does not follow links to folders
+                subfolders.sort()
+                for name in sorted(files):
+                    path = Path(folder, name)
+                    shown = path.relative_to(root).as_posix()
+                    lines.append(f"{shown} (link)" if path.is_symlink() else f"{shown} ({path.lstat().st_size} bytes)")
+        if len(lines) > MAX_TREE_LINES:
+            lines = lines[:MAX_TREE_LINES] + [f"... and {len(lines) - MAX_TREE_LINES} more files"]
         return "\n".join(lines) + "\n"
 
     # -- teardown -------------------------------------------------------------------------------------
