@@ -9,8 +9,10 @@ openenv_client = pytest.importorskip("openenv.core.generic_client")
 
 from tests.integrations._serve_support import BETTER_WINE_CONFIG, WINE, http_server, run_dirs, wait_until  # noqa: E402
 
+from rsigym.actions import OP_SPECS  # noqa: E402
+from rsigym.integrations.openenv_server import build_app  # noqa: E402
+
 GenericEnvClient = openenv_client.GenericEnvClient
-pytestmark = pytest.mark.slow
 
 
 async def play_better_config(url: str) -> tuple[float, list[float], float, dict]:
@@ -33,6 +35,16 @@ async def play_better_config(url: str) -> tuple[float, list[float], float, dict]
 TOKEN = "test-token-7c1e"
 
 
+def test_the_action_schema_is_the_action_protocol():
+    from starlette.testclient import TestClient
+
+    schema = TestClient(build_app("RSI-MLE-v0", {"tasks": ["wine"]})).get("/schema").json()["action"]
+    assert schema["properties"]["op"]["enum"] == list(OP_SPECS)
+    fields = {key for spec in OP_SPECS.values() for key in spec.fields}
+    assert set(schema["properties"]) == {"op", "metadata", *fields}
+    assert schema["required"] == ["op"] and schema["additionalProperties"] is False
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One server for the module, with a token: the clients send it as the password in the address."""
@@ -41,6 +53,7 @@ def server(tmp_path_factory):
         yield url.replace("http://", f"http://rsigym:{TOKEN}@"), tmp / "tmp"
 
 
+@pytest.mark.slow
 def test_an_openenv_client_plays_an_episode_that_lowers_the_loss(server):
     url, _ = server
     start, rewards, final, last = asyncio.run(play_better_config(url))
@@ -49,6 +62,7 @@ def test_an_openenv_client_plays_an_episode_that_lowers_the_loss(server):
     assert "private_loss" in last["info"] and "run_dir" not in last["info"]
 
 
+@pytest.mark.slow
 def test_eight_concurrent_sessions_each_have_rewards_that_telescope(server):
     url, _ = server
 
@@ -60,6 +74,7 @@ def test_eight_concurrent_sessions_each_have_rewards_that_telescope(server):
         assert sum(rewards) == pytest.approx(start - final)
 
 
+@pytest.mark.slow
 def test_a_bad_action_is_answered_and_the_session_goes_on(server):
     url, _ = server
 
@@ -76,6 +91,7 @@ def test_a_bad_action_is_answered_and_the_session_goes_on(server):
     asyncio.run(play())
 
 
+@pytest.mark.slow
 def test_a_disconnect_closes_the_session_env_and_removes_its_run_directory(server):
     url, tmp = server
     before = set(run_dirs(tmp))
@@ -91,6 +107,7 @@ def test_a_disconnect_closes_the_session_env_and_removes_its_run_directory(serve
     wait_until(lambda: not set(run_dirs(tmp)) - before, 60, "the session's run directory to be removed")
 
 
+@pytest.mark.slow
 def test_a_client_without_the_token_is_refused(server):
     url, _ = server
 
