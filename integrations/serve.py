@@ -5,7 +5,8 @@ Every client session gets its own episode: its own env, run directory and sandbo
 the client disconnects. The HTTP servers listen on 127.0.0.1 unless told otherwise; on any
 other address they need a token (``--token`` or ``RSIGYM_SERVE_TOKEN``), which every request
 must carry as ``Authorization: Bearer TOKEN`` (or as the password of HTTP Basic auth, which is
-what a WebSocket client sends for a ``ws://user:TOKEN@host`` address).
+what a WebSocket client sends for a ``ws://user:TOKEN@host`` address). Without a token, only
+requests for a loopback ``Host`` and with no foreign ``Origin`` are served (:class:`LoopbackGuard`).
 """
 from __future__ import annotations
 
