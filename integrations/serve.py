@@ -201,7 +201,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                    "folder; default: a temporary run directory removed at disconnect")
     serve.add_argument("--max-sessions", type=int, default=64, help="concurrent OpenEnv sessions (default 64)")
     serve.add_argument("--idle-timeout", type=float, default=3600.0,
-                       help="seconds after which a silent MCP HTTP session is closed (default 3600)")
+                       help="seconds without a request after which an MCP HTTP session is closed (default 3600); "
+                            "keep it longer than any step, which counts as silence while it runs")
     serve.add_argument("--env-kwargs", type=json_object, default={}, metavar="JSON",
                        help="more keyword arguments for gym.make, as a JSON object")
     serve.set_defaults(func=cmd_serve)
