@@ -35,6 +35,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "rsigym.analysis.cli:register",  # leaderboard, report
     "rsigym.external:register",  # workspace init, evaluate, submit
     "rsigym.envs.kernels.cli:register",  # kernels import
+    "rsigym.integrations.serve:register",  # serve (MCP, OpenEnv)
 )
 
 
