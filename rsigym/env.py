@@ -96,7 +96,8 @@ class RSIEnv(gym.Env[dict, str]):
     - ``suite``: suite name(s) (``"default"``, ``"mle"``, ...) — ``tasks`` filters by task id.
     - ``iterations`` (20): evaluations of a changed workspace per episode (see Iterations).
       ``compute_seconds`` (None = unlimited): sandbox seconds for ``run`` ops and solution
-      runs. ``max_steps``: step cap (default ``iterations`` × 4), which ends episodes whose
+      runs; the env alone charges it, and a ``run`` op or a solution run the policy asks for is
+      cut to what is left (once none is, they are refused). ``max_steps``: step cap (default ``iterations`` × 4), which ends episodes whose
       steps spend no iteration (a policy that only reads).
     - ``auto_evaluate`` (True): every step that changed the workspace ends with an evaluation.
     - ``step_cost`` (0.0): subtracted from every reward.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,19 @@ DEFAULT_TEAM_WEIGHT = 0.5  # λ: weight of the suite-loss decrease in every role
 
 # One op and the workspace paths it wrote (empty unless it succeeded and edited something).
 Applied = tuple[OpResult, list[str]]
+
+
+@dataclass
+class _StepInProgress:
+    """What the record hook needs of the parallel step the core is logging; it fills in the rewards."""
+
+    applied: Mapping[str, list[Applied]]
+    acting: list[str]
+    previous: dict[str, float] | None  # the losses before the step; None for the reset record
+    conflicts: list[dict]
+    reset_fields: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, tuple[float, float]] = field(default_factory=dict)  # role: (own, team)
+    rewards: dict[str, float] = field(default_factory=dict)
 
 
 # Core keyword arguments the factory sets itself: each parallel step ends with one evaluation,
@@ -66,7 +80,7 @@ class FactoryEnv(ParallelEnv):
         self.core = RSIEnv(agent=agent, auto_evaluate=False, max_steps=iterations, **core_kwargs)
         self.log = self.core.log
         self.core.set_record_hook(self._record_fields)
-        self._pending: dict[str, Any] = {}  # this step's per-role fields, completed by the record hook
+        self._step: _StepInProgress | None = None
         self.team_weight = float(team_weight)
         self.render_mode = render_mode
         self.regions: dict[str, Region] = build_regions(self.core.tasks, roles, shared)
@@ -103,8 +117,7 @@ class FactoryEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self.submitted: set[str] = set()
         self.team_return = 0.0
-        self._pending = {"applied": {}, "acting": [], "previous": None,
-                         "reset": {"roles": self.roles_table, "team_weight": self.team_weight}}
+        self._step = _StepInProgress({}, [], None, [], {"roles": self.roles_table, "team_weight": self.team_weight})
         core_obs, core_info = self.core.reset(seed=seed, options=files)
         nothing: dict[str, list[Applied]] = {name: [] for name in self.agents}
         self._team_text = self._render_team(None, nothing, []) if self.render_mode == "ansi" else ""
@@ -128,10 +141,10 @@ class FactoryEnv(ParallelEnv):
         conflicts = find_conflicts({name: [p for _, paths in done for p in paths] for name, done in applied.items()})
         everyone_done = all(name in self.submitted for name in acting)
         core_ops = [{"op": "evaluate"}] + ([{"op": "submit"}] if everyone_done else [])
-        self._pending = {"applied": applied, "acting": acting, "previous": previous, "conflicts": conflicts}
-        # the record hook computes the rewards from the record's losses, after the final re-grade
+        self._step = _StepInProgress(applied, acting, previous, conflicts)
+        # the record hook computes the rewards from the record's losses, after any final re-grade
         core_obs, _, _, truncated_all, core_info = self.core.step(core_ops)
-        parts, rewards = self._pending["parts"], self._pending["rewards"]
+        parts, rewards = self._step.parts, self._step.rewards
         terminations = {name: name in self.submitted for name in acting}
         truncations = {name: bool(truncated_all) and not terminations[name] for name in acting}
         self.agents = [name for name in acting if not (terminations[name] or truncations[name])]
@@ -246,31 +259,27 @@ class FactoryEnv(ParallelEnv):
     def _record_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The core's record hook: the ops tagged with their role, and the per-role figures. The
         rewards are computed here, from the record's losses (after any final re-grade)."""
-        pending = self._pending
-        losses, previous = record["losses"], pending["previous"]
-        if previous is None:  # the reset record
-            parts = {name: (0.0, 0.0) for name in self.possible_agents}
+        step, losses = self._step, record["losses"]
+        if step.previous is None:  # the reset record
+            step.parts = {name: (0.0, 0.0) for name in self.possible_agents}
         else:
-            suite_decrease = record["reward"]
-            parts = {
-                name: (self._own_loss(name, previous) - self._own_loss(name, losses), self.team_weight * suite_decrease)
-                for name in pending["acting"]
+            step.parts = {
+                name: (self._own_loss(name, step.previous) - self._own_loss(name, losses), self.team_weight * record["reward"])
+                for name in step.acting
             }
-        rewards = {name: float(own + team) for name, (own, team) in parts.items()}
-        self.team_return += sum(rewards.values())
-        pending.update(parts=parts, rewards=rewards)
-        applied, conflicts = pending["applied"], pending.get("conflicts", [])
-        return pending.get("reset", {}) | {
+        step.rewards = {name: float(own + team) for name, (own, team) in step.parts.items()}
+        self.team_return += sum(step.rewards.values())
+        return step.reset_fields | {
             "env_id": ENV_ID,
             "ops": [
                 {**result.log_entry(), "agent": name, "wrote": paths}
-                for name, done in applied.items() for result, paths in done
+                for name, done in step.applied.items() for result, paths in done
             ],
-            "agent_rewards": dict(rewards),
-            "team_reward": float(sum(rewards.values())),
+            "agent_rewards": dict(step.rewards),
+            "team_reward": float(sum(step.rewards.values())),
             "team_return": self.team_return,
             "role_losses": {name: self._own_loss(name, losses) for name in self.possible_agents},
-            "conflicts": conflicts,
+            "conflicts": step.conflicts,
             "submitted": sorted(self.submitted, key=self.possible_agents.index),
         }
 
