@@ -97,8 +97,9 @@ class RSIEnv(gym.Env[dict, str]):
     - ``iterations`` (20): evaluations of a changed workspace per episode (see Iterations).
       ``compute_seconds`` (None = unlimited): sandbox seconds for ``run`` ops and solution
       runs; the env alone charges it, and a ``run`` op or a solution run the policy asks for is
-      cut to what is left (once none is, they are refused). ``max_steps``: step cap (default ``iterations`` × 4), which ends episodes whose
-      steps spend no iteration (a policy that only reads).
+      cut to what is left (once none is, they are refused). ``max_steps``: step cap (default
+      ``iterations`` × 4), which ends episodes whose steps spend no iteration (a policy that
+      only reads).
     - ``auto_evaluate`` (True): every step that changed the workspace ends with an evaluation.
     - ``step_cost`` (0.0): subtracted from every reward.
     - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
@@ -213,6 +214,7 @@ class RSIEnv(gym.Env[dict, str]):
         self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
         self._record_fields: frozenset[str] = frozenset()  # the fields the env itself wrote in its last record
         self.workspace: Workspace | None = None
+        self.workspace_ops: WorkspaceOps | None = None  # applies the ops of this episode (set by reset)
         self._prepared: tuple[int, str] | None = None
         self._text = ""
         self._exceptions: list[dict[str, str]] = []  # caught by the step's boundary, for the next log record
@@ -265,7 +267,7 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic()
         self.done = False
         self.submitted = False
-        self.ops = self._workspace_ops()
+        self.workspace_ops = self._workspace_ops()
         result = self._score()  # the starter's grade: the env's own, so not cut to the budget
         self._charge(result.compute_s)
         not_started = {k: r.grade.error for k, r in result.results.items() if not run_started(r)}
@@ -301,7 +303,7 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic() - last["wall_s"]
         self.submitted = bool(last.get("terminated"))
         self.done = self.submitted or bool(last.get("truncated"))
-        self.ops = self._workspace_ops()
+        self.workspace_ops = self._workspace_ops()
         self._charge(self._score_last_iteration().compute_s)
         self._paid_loss = last["loss"]  # a re-grade that differs from the log is paid in the next reward
         ops: list[OpResult] = []
@@ -369,7 +371,7 @@ class RSIEnv(gym.Env[dict, str]):
         wish, ``step()`` acts on it."""
         if self.workspace is None:
             raise gym.error.ResetNeeded("call reset() before apply_op()")
-        return self._contained(op, lambda: self.ops.apply(op, self._compute_left(), write_guard))
+        return self._contained(op, lambda: self.workspace_ops.apply(op, self._compute_left(), write_guard))
 
     def render(self) -> str | np.ndarray | None:
         """The last observation text (``"ansi"``), or that text as an RGB image (``"rgb_array"``)."""
