@@ -18,7 +18,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rsigym import operations
 from rsigym.actions import Op, ParsedAction, parse_action
 from rsigym.backends import evaluator_for
 from rsigym.registry import load_suite
@@ -26,6 +25,7 @@ from rsigym.evaluation import SHARED_CACHE, SuiteResult, run_started
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
+from rsigym.operations import COMPUTE_USED_UP, EDITING_OPS, OpOutcome, UnforeseenOpError, WorkspaceOps, WriteGuard
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
@@ -97,8 +97,10 @@ class RSIEnv(gym.Env[dict, str]):
     - ``suite``: suite name(s) (``"default"``, ``"mle"``, ...) — ``tasks`` filters by task id.
     - ``iterations`` (20): evaluations of a changed workspace per episode (see Iterations).
       ``compute_seconds`` (None = unlimited): sandbox seconds for ``run`` ops and solution
-      runs. ``max_steps``: step cap (default ``iterations`` × 4), which ends episodes whose
-      steps spend no iteration (a policy that only reads).
+      runs; the env alone charges it, and a ``run`` op or a solution run the policy asks for is
+      cut to what is left (once none is, they are refused). ``max_steps``: step cap (default
+      ``iterations`` × 4), which ends episodes whose steps spend no iteration (a policy that
+      only reads).
     - ``auto_evaluate`` (True): every step that changed the workspace ends with an evaluation.
     - ``step_cost`` (0.0): subtracted from every reward.
     - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
@@ -207,9 +209,11 @@ class RSIEnv(gym.Env[dict, str]):
         self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
         self._record_fields: frozenset[str] = frozenset()  # the fields the env itself wrote in its last record
         self.workspace: Workspace | None = None
+        self.workspace_ops: WorkspaceOps | None = None  # applies the ops of this episode (set by reset)
         self._prepared: tuple[int, str] | None = None
         self._text = ""
         self._exceptions: list[dict[str, str]] = []  # caught by the step's boundary, for the next log record
+        self._record_hook: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -258,7 +262,9 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic()
         self.done = False
         self.submitted = False
-        result = self._score()
+        self.workspace_ops = self._workspace_ops()
+        result = self._score()  # the starter's grade: the env's own, so not cut to the budget
+        self._charge(result.compute_s)
         not_started = {k: r.grade.error for k, r in result.results.items() if not run_started(r)}
         if not_started:  # a host failure, not the starter's: paid back by the next evaluation, it would be free reward
             raise RuntimeError(f"the sandbox could not start the starter's run: {not_started}")
@@ -272,7 +278,7 @@ class RSIEnv(gym.Env[dict, str]):
             for t in self.tasks
         }
         record["integrity"] = self.sandbox.integrity
-        self.log.append(record)
+        self._write_record(record)
         return self._observation(), self._info(ops, evaluated=True, result=result)
 
     def _resume(self):
@@ -292,7 +298,8 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic() - last["wall_s"]
         self.submitted = bool(last.get("terminated"))
         self.done = self.submitted or bool(last.get("truncated"))
-        self._score_last_iteration()
+        self.workspace_ops = self._workspace_ops()
+        self._charge(self._score_last_iteration().compute_s)
         self._paid_loss = last["loss"]  # a re-grade that differs from the log is paid in the next reward
         ops: list[OpResult] = []
         self._text = self._render(None, ops, brief=True)
@@ -324,41 +331,42 @@ class RSIEnv(gym.Env[dict, str]):
             parsed = ParsedAction([], self._contain_failure("parse", err))
         results: list[OpResult] = []
         for op in parsed.ops:
-            if op.name == "evaluate":
-                results.append(self._contained(op, self._evaluate_op))
-            elif op.name == "submit":
-                results.append(self._contained(op, self._submit_op))
-                if self.submitted:
-                    break
-            else:
-                results.append(self.apply_op(op))
+            outcome = self.apply_op(op)
+            results.append(outcome.result)
+            if outcome.submitted:
+                self.submitted = True
+                break
         if parsed.error:
             results.append(OpResult("invalid", None, None, False, parsed.error))
         if self.auto_evaluate and not self.submitted:
-            auto = self._contained(Op("evaluate", {}), self._auto_evaluate)
+            auto = self._contained(Op("evaluate", {}), self._auto_evaluate).result
             if not auto.ok:
                 results.append(auto)
         truncated = not self.submitted and (
-            self.iteration >= self.iterations
-            or (self.compute_seconds is not None and self.compute_used >= self.compute_seconds)
-            or self.step_count >= self.max_steps
+            self.iteration >= self.iterations or self._compute_left() == 0.0 or self.step_count >= self.max_steps
         )
         self.done = self.submitted or truncated
         if self.done:
             # the final score never rests on a run's own report of what it read
-            final = self._contained(Op("evaluate", {}), self._final_score)
+            final = self._contained(Op("evaluate", {}), self._final_score).result
             if not final.ok:
                 results.append(final)
         evaluated = self.iteration > iteration_before
         reward = self._paid_loss - self.result.loss - self.step_cost
         self._paid_loss = self.result.loss
         self._text = self._render(previous, results)
-        self.log.append(self._record(results, reward=reward, evaluated=evaluated))
+        self._write_record(self._record(results, reward=reward, evaluated=evaluated))
         return self._observation(), float(reward), self.submitted, truncated, self._info(results, evaluated)
 
-    def apply_op(self, op: Op) -> OpResult:
-        """Carry out one workspace op (not ``evaluate``/``submit``) behind the step's error boundary."""
-        return self._contained(op, lambda: operations.apply(self, op))
+    def apply_op(self, op: Op, write_guard: WriteGuard | None = None) -> OpOutcome:
+        """Apply one validated op with the workspace-ops service, behind the step's error boundary,
+        and charge the compute budget what it cost. ``step()`` applies every op of an action this
+        way; code that builds on this env (the factory) calls it between steps. ``write_guard``:
+        where the op may write (None: the whole workspace); a ``submit`` outcome only reports the
+        wish, ``step()`` acts on it."""
+        if self.workspace is None:
+            raise gym.error.ResetNeeded("call reset() before apply_op()")
+        return self._contained(op, lambda: self.workspace_ops.apply(op, self._compute_left(), write_guard))
 
     def render(self) -> str | np.ndarray | None:
         """The last observation text (``"ansi"``), or that text as an RGB image (``"rgb_array"``)."""
@@ -378,6 +386,14 @@ class RSIEnv(gym.Env[dict, str]):
             "compute_s": self.compute_used,
             "cached": {k: r.cached for k, r in self.result.results.items()},
         }
+
+    def set_record_hook(self, hook: Callable[[dict[str, Any]], Mapping[str, Any]] | None) -> None:
+        """Log-record hook for code that builds on this env (the factory): ``hook(record)`` is
+        called with each record the env is about to write, after the step's evaluation, and
+        returns fields to add to it or replace in it (the factory tags the ops with its roles and
+        adds the per-role rewards). Unlike :meth:`annotate_next_record`, which is the acting
+        agent's, it may replace the env's fields: whoever builds the env decides what its log says."""
+        self._record_hook = hook
 
     def annotate_next_record(self, **fields: Any) -> None:
         """Log-record hook: add ``fields`` to the next record written to ``log.jsonl`` (the one of
@@ -411,25 +427,47 @@ class RSIEnv(gym.Env[dict, str]):
         self.private_root.chmod(0o700)
         self._prepared = key
 
-    def _score(self, exact: bool = False, folder: Path | None = None) -> SuiteResult:
-        """Grade ``folder`` (default: the workspace) and make it the env's current result."""
+    def _workspace_ops(self) -> WorkspaceOps:
+        """The workspace-ops service of this episode (its workspace, task data and seed)."""
+        run_env = {"RSI_DATA_ROOT": str(self.data_root), "RSI_SEED": str(self.data_seed), "RSI_SCALE": self.scale}
+        return WorkspaceOps(self.workspace, self.sandbox, _EpisodeIterations(self), run_env, [self.data_root])
+
+    def _compute_left(self) -> float | None:
+        """Sandbox seconds left in the compute budget (None: no budget)."""
+        return None if self.compute_seconds is None else max(self.compute_seconds - self.compute_used, 0.0)
+
+    def _charge(self, seconds: float) -> None:
+        """Spend sandbox seconds: the one place the compute budget is charged (``run`` ops, every
+        solution run, whether the policy or the env asked for it)."""
+        self.compute_used += seconds
+
+    def _score(self, exact: bool = False, folder: Path | None = None, timeout_cap: float | None = None) -> SuiteResult:
+        """Grade ``folder`` (default: the workspace) and make it the env's current result; the
+        caller charges ``result.compute_s``. ``timeout_cap``: seconds a solution run may take at most."""
         result = self.evaluator.evaluate(
-            folder or self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact
+            folder or self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact,
+            timeout_cap=timeout_cap,
         )
-        self.compute_used += result.compute_s
         # whether a grade was served on a run's own report of what it read (re-graded at the end)
         self.result, self._inexact = result, bool(self.evaluator.inexact)
         return result
 
     # -- the step's error boundary and its evaluations ---------------------------------------
-    def _contained(self, op: Op, work: Callable[[], OpResult]) -> OpResult:
-        """Run one op; whatever it raises becomes that op's error (observed, and logged with its
-        traceback in the step's record), so the step, and the rewards it already earned, go on."""
+    def _contained(self, op: Op, work: Callable[[], OpOutcome]) -> OpOutcome:
+        """Run one op and charge what it cost; whatever it raises becomes that op's error (observed,
+        and logged with its traceback in the step's record), so the step, and the rewards it already
+        earned, go on. Seconds spent before an unforeseen error are charged all the same."""
         try:
-            return work()
+            outcome = work()
         except Exception as err:
-            kind = edit_kind(op.path) if op.path and op.name in operations.EDITING_OPS else None
-            return OpResult(op.name, op.path, kind, False, self._contain_failure(op.name, err))
+            spent, cause = 0.0, err
+            if isinstance(err, UnforeseenOpError):
+                spent, cause = err.cost_seconds, err.__cause__ or err
+            self._charge(spent)
+            kind = edit_kind(op.path) if op.path and op.name in EDITING_OPS else None
+            return OpOutcome(OpResult(op.name, op.path, kind, False, self._contain_failure(op.name, cause)), spent)
+        self._charge(outcome.cost_seconds)
+        return outcome
 
     def _contain_failure(self, what: str, err: Exception) -> str:
         """Record an exception caught by the step's boundary; the error message the policy sees."""
@@ -442,53 +480,34 @@ class RSIEnv(gym.Env[dict, str]):
         """Whether the workspace differs from the last evaluated iteration."""
         return self.workspace.differs_from(self.commits[self.iteration])
 
-    def _new_iteration(self) -> None:
-        """Spend one iteration: score the workspace and commit it as the next iteration."""
+    def _new_iteration(self) -> float:
+        """Spend one iteration: score the workspace, every solution run cut to the compute budget
+        left, and commit it as the next iteration. Returns the sandbox seconds spent (not charged
+        here: the caller's outcome carries them)."""
         kept = self.result, self._inexact
+        result = self._score(timeout_cap=self._compute_left())
         try:
-            self._score()
             commit = self.workspace.commit(f"iteration {self.iteration + 1}")
-        except Exception:
+        except Exception as err:
             self.result, self._inexact = kept  # no grade without its iteration's commit
-            raise
+            raise UnforeseenOpError("evaluate", result.compute_s) from err
         self.iteration += 1
         self.commits[self.iteration] = commit
+        return result.compute_s
 
-    def _evaluate_op(self) -> OpResult:
-        """An ``evaluate`` the policy sent: a new iteration, unless nothing changed or the budget is spent."""
-        if not self._changed():
-            note = f"suite loss {self.result.loss:.4f} (workspace unchanged since iteration {self.iteration}; no iteration spent)"
-            return OpResult("evaluate", None, None, True, output=note)
-        if self.iteration >= self.iterations:
-            return OpResult("evaluate", None, None, False, f"refused: the iteration budget ({self.iterations} evaluations) "
-                                                           "is used up; edits since the last iteration are not scored")
-        self._new_iteration()
-        return OpResult("evaluate", None, None, True, output=f"suite loss {self.result.loss:.4f} (iteration {self.iteration})")
+    def _auto_evaluate(self) -> OpOutcome:
+        """The evaluation ending a step under ``auto_evaluate``: only of a changed workspace, within the budgets."""
+        spent = 0.0
+        if self.iteration < self.iterations and self._compute_left() != 0.0 and self._changed():
+            spent = self._new_iteration()
+        return OpOutcome(OpResult("evaluate", None, None, True), spent)
 
-    def _auto_evaluate(self) -> OpResult:
-        """The evaluation ending a step under ``auto_evaluate``: only of a changed workspace, within the budget."""
-        if self.iteration < self.iterations and self._changed():
-            self._new_iteration()
-        return OpResult("evaluate", None, None, True)
-
-    def _submit_op(self) -> OpResult:
-        """Evaluate pending edits (budget allowing) and end the episode on the last evaluated iteration."""
-        unevaluated = self._changed()
-        if unevaluated and self.iteration < self.iterations:
-            self._new_iteration()
-            unevaluated = False
-        self.submitted = True
-        note = f"submitted iteration {self.iteration}: suite loss {self.result.loss:.4f}"
-        if unevaluated:
-            note += "; the edits since then were not scored (the iteration budget is used up)"
-        return OpResult("submit", None, None, True, output=note)
-
-    def _final_score(self) -> OpResult:
+    def _final_score(self) -> OpOutcome:
         """Re-grade the last evaluated iteration exactly when its evaluation trusted a run's
-        report of what it read (a run can hide a read by resetting access times)."""
-        if self._inexact:
-            self._score_last_iteration(exact=True)
-        return OpResult("evaluate", None, None, True)
+        report of what it read (a run can hide a read by resetting access times). Not cut to the
+        budget left: it re-runs an iteration already scored within it, and the result must be exact."""
+        spent = self._score_last_iteration(exact=True).compute_s if self._inexact else 0.0
+        return OpOutcome(OpResult("evaluate", None, None, True), spent)
 
     def _score_last_iteration(self, exact: bool = False) -> SuiteResult:
         """Score the committed tree of the current iteration (the workspace may hold later edits)."""
@@ -521,6 +540,10 @@ class RSIEnv(gym.Env[dict, str]):
             for task_id, r in self.result.results.items()
             if r.grade.details and r.grade.details.get("note")
         ]
+        if self._compute_left() == 0.0:
+            notes.append(f"**{COMPUTE_USED_UP[0].upper()}{COMPUTE_USED_UP[1:]}** ({self.compute_used:.0f} of "
+                         f"{self.compute_seconds:.0f} sandbox seconds): no more run ops or evaluations; the episode "
+                         f"ends on iteration {self.iteration}, edits since then are not scored.")
         if self.done:
             notes.append("**Episode over.**")
         return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars,
@@ -556,6 +579,12 @@ class RSIEnv(gym.Env[dict, str]):
         annotations, self._annotations = self._annotations, {}
         return {**annotations, **record}  # the env's own fields always win
 
+    def _write_record(self, record: dict[str, Any]) -> None:
+        """Append one record to the run log, with the fields of the record hook (see :meth:`set_record_hook`)."""
+        if self._record_hook is not None:
+            record = {**record, **self._record_hook(record)}
+        self.log.append(record)
+
     def _take_exceptions(self) -> list[dict[str, str]]:
         """The exceptions the step's boundary caught since the last record (they go into this one)."""
         caught, self._exceptions = self._exceptions, []
@@ -590,6 +619,36 @@ class RSIEnv(gym.Env[dict, str]):
             info["private_loss"] = result.private_loss
             info["private_losses"] = dict(result.private_losses)
         return copy.deepcopy(info)  # callers keep infos; none may share state with the next one
+
+
+class _EpisodeIterations:
+    """The env's evaluated iterations as the workspace-ops service sees them
+    (:class:`rsigym.operations.Iterations`), so that ``operations`` never imports the env."""
+
+    def __init__(self, env: RSIEnv):
+        self._env = env
+
+    @property
+    def iteration(self) -> int:
+        return self._env.iteration
+
+    @property
+    def iterations(self) -> int:
+        return self._env.iterations
+
+    @property
+    def commits(self) -> Mapping[int, str]:
+        return self._env.commits
+
+    @property
+    def loss(self) -> float:
+        return self._env.result.loss
+
+    def changed(self) -> bool:
+        return self._env._changed()
+
+    def new_iteration(self) -> float:
+        return self._env._new_iteration()
 
 
 def _remove_own_folder(folder: Path, owner_pid: int) -> None:

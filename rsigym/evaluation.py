@@ -139,9 +139,11 @@ def run_task(
     sandbox: Sandbox,
     seed: int,
     scale: str,
+    timeout_cap: float | None = None,
 ) -> TaskResult:
     """Run one task's solution from ``workspace`` in the sandbox and grade its artefacts.
-    ``TaskResult.files_read`` lists the shared files the run read (``None``: not tracked here)."""
+    ``TaskResult.files_read`` lists the shared files the run read (``None``: not tracked here).
+    ``timeout_cap``: the run stops after at most this many seconds (the compute budget left)."""
     with tempfile.TemporaryDirectory(prefix=f"rsigym-{task.id}-") as tmp:
         scratch = Path(tmp)
         try:
@@ -167,7 +169,7 @@ def run_task(
                 task.command(sandbox.python()),
                 cwd=scratch,
                 workdir=f"tasks/{task.id}",
-                timeout=task.timeout(scale),
+                timeout=_capped(task.timeout(scale), timeout_cap),
                 env=task.solution_env(ctx),
                 limits=task.limits(scale),
                 readonly=[ctx.data_dir],
@@ -177,6 +179,17 @@ def run_task(
     public = task.loss(grade.public, grade.valid)
     private = task.loss(grade.private, grade.valid)
     return TaskResult(task.id, grade, public, private, run.seconds, False, run.tail(), files_read)
+
+
+def _capped(timeout: float, cap: float | None) -> float:
+    return timeout if cap is None else min(timeout, cap)
+
+
+def cut_by_cap(task: Task, scale: str, timeout_cap: float | None, result: TaskResult) -> bool:
+    """Whether the run may have been stopped by ``timeout_cap`` rather than by the task's own
+    timeout: such a grade says nothing about the solution, so it is never cached."""
+    stopped = (result.grade.error or "").startswith("solution stopped")
+    return stopped and timeout_cap is not None and timeout_cap < task.timeout(scale)
 
 
 # The observation shows the first 1200 characters of an error: the tail must fit, or its
@@ -261,8 +274,10 @@ class Evaluator:
         seed: int,
         scale: str,
         exact: bool = False,
+        timeout_cap: float | None = None,
     ) -> SuiteResult:
-        """Score ``workspace`` on every task; tasks whose inputs are unchanged come from the cache."""
+        """Score ``workspace`` on every task; tasks whose inputs are unchanged come from the cache.
+        ``timeout_cap``: seconds each solution run may take at most (the compute budget left)."""
         start = time.monotonic()
         shared = WorkspaceFiles(workspace)
         every_file = shared.digest_of(shared.names)
@@ -283,9 +298,11 @@ class Evaluator:
                     self.inexact.add(task.id)
                     break
         todo = [t for t in self.tasks if t.id not in found]
-        graded = dict(zip((t.id for t in todo), self._grade_all(todo, workspace, data_root, private_root, seed, scale)))
+        graded = dict(zip((t.id for t in todo), self._grade_all(todo, workspace, data_root, private_root, seed, scale,
+                                                                timeout_cap=timeout_cap)))
+        by_id = {t.id: t for t in todo}
         for task_id, result in graded.items():
-            if run_started(result):
+            if run_started(result) and not cut_by_cap(by_id[task_id], scale, timeout_cap, result):
                 self._remember(keys[task_id], every_file, shared, result)
         self.misses += len(graded)
         self.hits += len(found)
@@ -301,13 +318,15 @@ class Evaluator:
         )
 
     def _grade_all(
-        self, todo: list[Task], workspace: Path, data_root: Path, private_root: Path, seed: int, scale: str
+        self, todo: list[Task], workspace: Path, data_root: Path, private_root: Path, seed: int, scale: str,
+        timeout_cap: float | None = None,
     ) -> list[TaskResult]:
         """Grade the tasks the cache could not serve, results in ``todo`` order: here, in a thread
         pool when ``workers`` > 1. A subclass overrides this to grade elsewhere (``RayEvaluator``)."""
 
         def work(task: Task) -> TaskResult:
-            return run_task(task, workspace, data_root / task.id, private_root / task.id, self.sandbox, seed, scale)
+            return run_task(task, workspace, data_root / task.id, private_root / task.id, self.sandbox, seed, scale,
+                            timeout_cap)
 
         if self.workers > 1 and len(todo) > 1:
             with ThreadPoolExecutor(self.workers) as pool:

@@ -13,7 +13,7 @@ for the team.
 | Parallel API         | Yes                                                                    |
 | Manual Control       | No                                                                     |
 | Agents               | `agents= ['pretrainer', 'posttrainer', 'kernel_engineer', 'mle_engineer', 'harness_keeper']` (those with work in the suite) |
-| Agents               | 2 to 5 (2 on the default suite today: `mle_engineer`, `harness_keeper`) |
+| Agents               | 2 to 5 (all 5 on the default suite, which holds every category)        |
 | Action Shape         | `Text(max_length=200000)`                                              |
 | Action Values        | printable characters: one JSON op or a list of ops                     |
 | Observation Shape    | `Dict(text: Text(16000), losses: Box(n_tasks,), loss: Box(1,), budget: Box(2,))` |
@@ -86,11 +86,10 @@ factory.parallel_env(
     team_weight=0.5,          # λ
     roles=factory.ROLES,      # Role(name, categories, folders, whole_suite) in application order
     shared=("weights",),      # folders every role may write
-    compute_seconds=None, sandbox="local", scale="ci", run_dir=None, workers=1,
-    agent="factory", model="", covariates=None,   # run-log tags
     render_mode=None,         # "ansi": render() returns the team's view of the last step
-    max_text_chars=16_000, info_stats=False, shared_cache=True,
-)
+    agent="factory",          # run-log tag
+    **core_kwargs,            # every other RSIEnv argument (compute_seconds, sandbox, scale, run_dir,
+)                             # workers, model, step_cost, backend, ...), except auto_evaluate, max_steps
 ```
 
 By default `info` leaves out what differs between otherwise identical runs, so PettingZoo's

@@ -2,15 +2,19 @@
 
 The single-agent env (the *core*) keeps the workspace, the tasks, the evaluator, the budgets,
 the git history and the run log; each parallel step applies the roles' ops to the core's
-workspace in role order (through :meth:`rsigym.env.RSIEnv.apply_op`, after the region check)
-and then steps the core once with an ``evaluate`` op, so the loop, its budgets and its log
-format stay the core's. See the package docstring for the rules.
+workspace in role order (through :meth:`rsigym.env.RSIEnv.apply_op`, with the role's
+:class:`~rsigym.envs.factory.roles.RoleGuard` as its write guard) and then steps the core once
+with an ``evaluate`` op, so the loop, its budgets and its log format stay the core's. The
+factory uses the core's public hooks only: the write guard, and the record hook
+(:meth:`rsigym.env.RSIEnv.set_record_hook`) that adds the per-role fields to each record. See the
+package docstring for the rules.
 """
 from __future__ import annotations
 
 import copy
-import tempfile
+import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +23,11 @@ from gymnasium.error import ResetNeeded
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from rsigym import operations
-from rsigym.actions import Op, parse_action
+from rsigym.actions import parse_action
 from rsigym.env import RSIEnv
-from rsigym.envs.factory.roles import (
-    ROLES,
-    SHARED_FOLDERS,
-    Region,
-    Role,
-    build_regions,
-    find_conflicts,
-    is_under,
-    op_targets,
-    refusal,
-)
+from rsigym.envs.factory.roles import ROLES, SHARED_FOLDERS, Region, Role, RoleGuard, build_regions, find_conflicts
 from rsigym.loss import suite_loss
 from rsigym.render import Header, OpResult, render
-from rsigym.runlog import RunLog
-from rsigym.sandbox import Sandbox
-from rsigym.workspace import PathRefused, edit_kind
 
 ENV_ID = "RSI-Factory-v0"  # the env_id of the factory's run-log records
 DEFAULT_TEAM_WEIGHT = 0.5  # λ: weight of the suite-loss decrease in every role's reward
@@ -46,27 +36,22 @@ DEFAULT_TEAM_WEIGHT = 0.5  # λ: weight of the suite-loss decrease in every role
 Applied = tuple[OpResult, list[str]]
 
 
-class PendingRecordLog(RunLog):
-    """The core's run log, holding each record the core appends until the factory adds its fields.
+@dataclass
+class _StepInProgress:
+    """What the record hook needs of the parallel step the core is logging; it fills in the rewards."""
 
-    The core writes one record per ``reset`` and per ``step``; the factory steps the core once
-    per parallel step, so the log keeps one record per parallel step, completed with the
-    per-role fields and written before :meth:`FactoryEnv.step` returns.
-    """
+    applied: Mapping[str, list[Applied]]
+    acting: list[str]
+    previous: dict[str, float] | None  # the losses before the step; None for the reset record
+    conflicts: list[dict]
+    reset_fields: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, tuple[float, float]] = field(default_factory=dict)  # role: (own, team)
+    rewards: dict[str, float] = field(default_factory=dict)
 
-    def __init__(self, path: Path):
-        super().__init__(path)
-        self.pending: dict[str, Any] | None = None
 
-    def append(self, record: dict[str, Any]) -> None:
-        self.pending = record
-
-    def commit(self, fields: Mapping[str, Any]) -> None:
-        """Write the held record with ``fields`` added (they replace keys of the same name)."""
-        if self.pending is None:
-            raise RuntimeError("no record is waiting to be written")
-        record, self.pending = {**self.pending, **fields}, None
-        super().append(record)
+# Core keyword arguments the factory sets itself: each parallel step ends with one evaluation,
+# so there is at most one iteration per step and the episode has `iterations` steps.
+FIXED_CORE_KWARGS = ("auto_evaluate", "max_steps")
 
 
 class FactoryEnv(ParallelEnv):
@@ -76,39 +61,30 @@ class FactoryEnv(ParallelEnv):
 
     def __init__(
         self,
-        suite: str | Sequence[str] = "default",
-        tasks: Sequence[str] | None = None,
-        iterations: int = 20,
         team_weight: float = DEFAULT_TEAM_WEIGHT,
         roles: Sequence[Role] = ROLES,
         shared: Sequence[str] = SHARED_FOLDERS,
-        compute_seconds: float | None = None,
-        sandbox: str | Sandbox = "local",
-        scale: str = "ci",
-        run_dir: str | Path | None = None,
-        workers: int = 1,
-        agent: str = "factory",
-        model: str = "",
-        covariates: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
-        max_text_chars: int = 16_000,
-        info_stats: bool = False,
-        shared_cache: bool = True,
+        agent: str = "factory",
+        **core_kwargs: Any,
     ):
+        """``team_weight``, ``roles``, ``shared``: see the package docstring; ``render_mode``:
+        ``"ansi"`` or None; every other keyword argument goes to the core :class:`RSIEnv` as is
+        (``agent`` defaults to ``"factory"``), except :data:`FIXED_CORE_KWARGS`."""
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use 'ansi' or None")
-        # One core step per parallel step, each evaluating a changed workspace: at most one
-        # iteration per step, and max_steps ends the episode after `iterations` steps.
-        self.core = RSIEnv(
-            suite=suite, tasks=tasks, iterations=iterations, compute_seconds=compute_seconds, auto_evaluate=False,
-            sandbox=sandbox, scale=scale, run_dir=run_dir, workers=workers, max_steps=iterations, agent=agent,
-            model=model, covariates=covariates, max_text_chars=max_text_chars, info_stats=info_stats,
-            shared_cache=shared_cache,
-        )
-        self.log = self.core.log = PendingRecordLog(self.core.log.path)
+        fixed = sorted(set(core_kwargs) & set(FIXED_CORE_KWARGS))
+        if fixed:
+            raise TypeError(f"the factory sets {fixed} itself: one shared evaluation ends every parallel step")
+        iterations = core_kwargs.get("iterations", _CORE_PARAMETERS["iterations"].default)
+        self.core = RSIEnv(agent=agent, auto_evaluate=False, max_steps=iterations, **core_kwargs)
+        self.log = self.core.log
+        self.core.set_record_hook(self._record_fields)
+        self._step: _StepInProgress | None = None
         self.team_weight = float(team_weight)
         self.render_mode = render_mode
         self.regions: dict[str, Region] = build_regions(self.core.tasks, roles, shared)
+        self.guards = {name: RoleGuard(region, self.regions) for name, region in self.regions.items()}
         self.possible_agents = list(self.regions)
         self.agents: list[str] = []
         # Per-role copies, so that seeding one role's space leaves the others alone.
@@ -138,13 +114,11 @@ class FactoryEnv(ParallelEnv):
         if options.get("resume"):
             raise ValueError("the factory cannot resume a run; call reset() without resume")
         files = {"files": options["files"]} if "files" in options else None
-        core_obs, core_info = self.core.reset(seed=seed, options=files)
         self.agents = list(self.possible_agents)
         self.submitted: set[str] = set()
         self.team_return = 0.0
-        losses = self.core.result.losses
-        self.log.commit(self._record_fields({}, dict.fromkeys(self.agents, 0.0), [], losses)
-                        | {"roles": self.roles_table, "team_weight": self.team_weight})
+        self._step = _StepInProgress({}, [], None, [], {"roles": self.roles_table, "team_weight": self.team_weight})
+        core_obs, core_info = self.core.reset(seed=seed, options=files)
         nothing: dict[str, list[Applied]] = {name: [] for name in self.agents}
         self._team_text = self._render_team(None, nothing, []) if self.render_mode == "ansi" else ""
         observations = {name: self._observation(name, core_obs, None, [], []) for name in self.agents}
@@ -167,18 +141,13 @@ class FactoryEnv(ParallelEnv):
         conflicts = find_conflicts({name: [p for _, paths in done for p in paths] for name, done in applied.items()})
         everyone_done = all(name in self.submitted for name in acting)
         core_ops = [{"op": "evaluate"}] + ([{"op": "submit"}] if everyone_done else [])
-        core_obs, suite_decrease, _, truncated_all, core_info = self.core.step(core_ops)
-        losses = self.core.result.losses
-        parts = {
-            name: (self._own_loss(name, previous) - self._own_loss(name, losses), self.team_weight * suite_decrease)
-            for name in acting
-        }
-        rewards = {name: float(own + team) for name, (own, team) in parts.items()}
-        self.team_return += sum(rewards.values())
+        self._step = _StepInProgress(applied, acting, previous, conflicts)
+        # the record hook computes the rewards from the record's losses, after any final re-grade
+        core_obs, _, _, truncated_all, core_info = self.core.step(core_ops)
+        parts, rewards = self._step.parts, self._step.rewards
         terminations = {name: name in self.submitted for name in acting}
         truncations = {name: bool(truncated_all) and not terminations[name] for name in acting}
         self.agents = [name for name in acting if not (terminations[name] or truncations[name])]
-        self.log.commit(self._record_fields(applied, rewards, conflicts, losses))
         if self.render_mode == "ansi":
             self._team_text = self._render_team(previous, applied, conflicts)
         observations = {name: self._observation(name, core_obs, previous, applied[name], conflicts) for name in acting}
@@ -193,10 +162,13 @@ class FactoryEnv(ParallelEnv):
 
     # -- acting ------------------------------------------------------------------------------
     def _act(self, name: str, action: Any) -> tuple[list[Applied], bool]:
-        """Carry out one role's ops; refused ones are reported, never raised. Returns (ops, submitted)."""
+        """Carry out one role's ops; refused ones are reported, never raised. Returns (ops, submitted).
+
+        Workspace ops go to the core's ops service with the role's write guard; ``evaluate`` and
+        ``submit`` mean what they mean for a team (one shared evaluation per step; a role's
+        submit ends its part)."""
         if action is None:  # a role may sit a step out
             return [], False
-        region = self.regions[name]
         parsed = parse_action(action)
         done: list[Applied] = []
         submitted = False
@@ -210,40 +182,11 @@ class FactoryEnv(ParallelEnv):
                 note = "every step ends with one shared evaluation"
                 done.append((OpResult("evaluate", None, None, True, output=note), []))
                 continue
-            kind = edit_kind(op.path) if op.path and op.name in operations.EDITING_OPS else None
-            why = refusal(op, region, self.regions)
-            if why:
-                done.append((OpResult(op.name, op.path, kind, False, why), []))
-                continue
-            outcome = self._revert(region, op) if op.name == "revert" else self.core.apply_op(op)
-            wrote = (list(region.own) if op.name == "revert" else op_targets(op)) if outcome.ok else []
-            done.append((outcome, wrote))
+            outcome = self.core.apply_op(op, write_guard=self.guards[name])
+            done.append((outcome.result, list(outcome.wrote)))
         if parsed.error:
             done.append((OpResult("invalid", None, None, False, parsed.error), []))
         return done, submitted
-
-    def _revert(self, region: Region, op: Op) -> OpResult:
-        """Restore the folders a role owns (not the shared ones) to their state at an iteration."""
-        iteration = op.args["iteration"]
-        if iteration not in self.core.commits:
-            known = f"iterations so far: 0..{self.core.iteration}"
-            return OpResult("revert", None, None, False, f"no iteration {iteration}; {known}")
-        workspace = self.core.workspace
-        try:
-            with tempfile.TemporaryDirectory(prefix="rsigym-factory-revert-") as tmp:
-                snapshot = Path(tmp)
-                workspace.export(self.core.commits[iteration], snapshot)
-                for rel in workspace.files():
-                    if any(is_under(rel, prefix) for prefix in region.own) and not (snapshot / rel).is_file():
-                        workspace.resolve(rel).unlink()
-                for prefix in region.own:
-                    folder = snapshot / prefix
-                    for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
-                        if file.is_file() and not file.is_symlink():
-                            workspace.write(str(file.relative_to(snapshot)), file.read_bytes())
-        except (OSError, PathRefused, RuntimeError) as err:
-            return OpResult("revert", None, None, False, f"revert failed: {err}")
-        return OpResult("revert", None, None, True, output=f"{', '.join(region.own)} restored to iteration {iteration}")
 
     # -- rewards, observations, infos, log ---------------------------------------------------
     def _own_loss(self, name: str, losses: Mapping[str, float]) -> float:
@@ -313,22 +256,47 @@ class FactoryEnv(ParallelEnv):
         )
         return info
 
-    def _record_fields(self, applied: Mapping[str, list[Applied]], rewards: Mapping[str, float],
-                       conflicts: list[dict], losses: Mapping[str, float]) -> dict[str, Any]:
-        """What the factory adds to the core's record: ops tagged with their role, and per-role figures."""
-        return {
+    def _record_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The core's record hook: the ops tagged with their role, and the per-role figures. The
+        rewards are computed here, from the record's losses (after any final re-grade)."""
+        step, losses = self._step, record["losses"]
+        if step.previous is None:  # the reset record
+            step.parts = {name: (0.0, 0.0) for name in self.possible_agents}
+        else:
+            step.parts = {
+                name: (self._own_loss(name, step.previous) - self._own_loss(name, losses), self.team_weight * record["reward"])
+                for name in step.acting
+            }
+        step.rewards = {name: float(own + team) for name, (own, team) in step.parts.items()}
+        self.team_return += sum(step.rewards.values())
+        return step.reset_fields | {
             "env_id": ENV_ID,
             "ops": [
                 {**result.log_entry(), "agent": name, "wrote": paths}
-                for name, done in applied.items() for result, paths in done
+                for name, done in step.applied.items() for result, paths in done
             ],
-            "agent_rewards": dict(rewards),
-            "team_reward": float(sum(rewards.values())),
+            "agent_rewards": dict(step.rewards),
+            "team_reward": float(sum(step.rewards.values())),
             "team_return": self.team_return,
             "role_losses": {name: self._own_loss(name, losses) for name in self.possible_agents},
-            "conflicts": conflicts,
+            "conflicts": step.conflicts,
             "submitted": sorted(self.submitted, key=self.possible_agents.index),
         }
+
+
+_CORE_PARAMETERS = inspect.signature(RSIEnv.__init__).parameters
+
+
+def _factory_signature() -> inspect.Signature:
+    """FactoryEnv's own keyword arguments, then the core's it passes through (so that
+    ``inspect.signature(FactoryEnv)`` lists every argument it accepts, and cannot drift)."""
+    own = [p for name, p in inspect.signature(FactoryEnv.__init__).parameters.items() if name not in ("self", "core_kwargs")]
+    taken = {p.name for p in own} | set(FIXED_CORE_KWARGS) | {"self"}
+    passed = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for name, p in _CORE_PARAMETERS.items() if name not in taken]
+    return inspect.Signature([p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + passed)
+
+
+FactoryEnv.__signature__ = _factory_signature()
 
 
 def _conflict_line(conflict: dict) -> str:

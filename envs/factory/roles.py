@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from rsigym.actions import Op
+from rsigym.operations import written_paths
 from rsigym.tasks import Task
 
 SHARED_FOLDERS: tuple[str, ...] = ("weights",)
@@ -113,26 +114,31 @@ def owner_of(path: str, regions: Mapping[str, Region]) -> str | None:
     return next((name for name, region in regions.items() if any(is_under(path, p) for p in region.own)), None)
 
 
-def op_targets(op: Op) -> list[str]:
-    """The workspace paths an op would write: what the region check applies to."""
-    if op.name in ("write", "patch"):
-        return [op.args["path"]]
-    if op.name == "merge":
-        return [op.args["out"]]
-    if op.name == "run":
-        return list(op.args.get("keep", []))
-    return []
-
-
 def refusal(op: Op, region: Region, regions: Mapping[str, Region]) -> str:
     """Why ``op`` may not run for this role, or ``""`` when every path it writes is in its region."""
-    for path in op_targets(op):
-        if not region.allows(path):
-            owner = owner_of(path, regions)
-            whose = f"; it belongs to {owner}" if owner else "; no role owns it"
-            return (f"{region.role} may not write {path!r}: its region is {region.describe()}{whose}. "
-                    "Every role may read the whole workspace.")
-    return ""
+    guard = RoleGuard(region, regions)
+    return next((why for path in written_paths(op) if (why := guard.refusal(path))), "")
+
+
+@dataclass(frozen=True)
+class RoleGuard:
+    """A role's :class:`~rsigym.operations.WriteGuard`: writes stay in its region, and ``revert``
+    restores the folders it owns (not the shared ones)."""
+
+    region: Region
+    regions: Mapping[str, Region]
+
+    def refusal(self, path: str) -> str:
+        """Why the role may not write ``path`` (naming the owner), or ``""``."""
+        if self.region.allows(path):
+            return ""
+        owner = owner_of(path, self.regions)
+        whose = f"; it belongs to {owner}" if owner else "; no role owns it"
+        return (f"{self.region.role} may not write {path!r}: its region is {self.region.describe()}{whose}. "
+                "Every role may read the whole workspace.")
+
+    def reverts(self) -> tuple[str, ...]:
+        return self.region.own
 
 
 def find_conflicts(touched: Mapping[str, Iterable[str]]) -> list[dict]:

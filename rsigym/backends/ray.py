@@ -189,7 +189,8 @@ class Grader:
         self.sandboxes: dict[str, Sandbox] = {}
         self.prepared: OrderedDict[tuple[str, int, str], Path] = OrderedDict()
 
-    def grade(self, ref: TaskRef, own: Files, shared: Files, sandbox: str, seed: int, scale: str) -> tuple[TaskResult, str]:
+    def grade(self, ref: TaskRef, own: Files, shared: Files, sandbox: str, seed: int, scale: str,
+              timeout_cap: float | None = None) -> tuple[TaskResult, str]:
         """Run and grade one task on the files sent; returns the result and this node's id."""
         task = self._task(ref)
         instance = self._prepare(task, seed, scale)
@@ -197,7 +198,7 @@ class Grader:
             workspace = Path(tmp)
             write_files(workspace, {**shared, **own})
             result = run_task(task, workspace, instance / "data" / task.id, instance / "private" / task.id,
-                              self._sandbox(sandbox), seed, scale)
+                              self._sandbox(sandbox), seed, scale, timeout_cap)
         return result, _where()[0]
 
     def close(self) -> None:
@@ -265,7 +266,8 @@ class RayEvaluator(Evaluator):
         self._graders: list[Any] = []
 
     def _grade_all(
-        self, todo: list[Task], workspace: Path, data_root: Path, private_root: Path, seed: int, scale: str
+        self, todo: list[Task], workspace: Path, data_root: Path, private_root: Path, seed: int, scale: str,
+        timeout_cap: float | None = None,
     ) -> list[TaskResult]:
         if not todo:
             return []
@@ -276,7 +278,7 @@ class RayEvaluator(Evaluator):
         shared = ray.put(read_files(workspace, SHARED_DIRS))  # one copy in the object store for every task
         calls = [
             self._graders[self.tasks.index(task) % len(self._graders)].grade.remote(
-                self.refs[task.id], read_files(workspace, [f"tasks/{task.id}"]), shared, self.sandbox.name, seed, scale)
+                self.refs[task.id], read_files(workspace, [f"tasks/{task.id}"]), shared, self.sandbox.name, seed, scale, timeout_cap)
             for task in todo
         ]
         graded = ray.get(calls)

@@ -19,7 +19,7 @@ def test_an_op_that_raises_keeps_the_earlier_evaluation_and_its_reward(make_env,
     _, info = env.reset(seed=0)
     start = info["loss"]
 
-    def broken_read(env, op):
+    def broken_read(ops, op, call):
         raise KeyError("injected fault")
 
     monkeypatch.setitem(operations._HANDLERS, "read", broken_read)

@@ -139,3 +139,71 @@ def test_step_before_reset_is_an_error_and_resume_is_refused(make_factory):
         env.step({"mle_engineer": {"op": "evaluate"}})
     with pytest.raises(ValueError, match="cannot resume"):
         env.reset(options={"resume": True})
+
+
+# The cheapest task of every category (docs/performance.md): all five roles have work.
+EVERY_CATEGORY = ["synthlang", "addition", "kernel-bias-gelu", "diabetes"]
+RIDGE_DIABETES = {"kind": "regression", "model": "ridge", "scale": True, "params": {"alpha": 3.0}}
+
+
+def test_all_five_roles_on_a_suite_of_every_category(make_factory):
+    env = make_factory(tasks=EVERY_CATEGORY, iterations=4)
+    _, infos = env.reset(seed=0)
+    assert env.agents == ["pretrainer", "posttrainer", "kernel_engineer", "mle_engineer", "harness_keeper"]
+    assert {name: info["roles"][name]["tasks"] for name, info in infos.items()} == {
+        "pretrainer": ["synthlang"], "posttrainer": ["addition"], "kernel_engineer": ["kernel-bias-gelu"],
+        "mle_engineer": ["diabetes"], "harness_keeper": []}
+    start = {name: info["loss"] for name, info in infos.items()}
+    workspace = env.core.workspace_dir
+    starter_memory = (workspace / "harness/memory.md").read_text()
+
+    # every role writes into the next role's region (refused, naming the owner); two also edit their own
+    trespass = {"pretrainer": "tasks/addition/x.py", "posttrainer": "tasks/kernel-bias-gelu/x.py",
+                "kernel_engineer": "tasks/diabetes/x.py", "mle_engineer": "lib/x.py", "harness_keeper": "tasks/synthlang/x.py"}
+    owners = {"tasks/addition/x.py": "posttrainer", "tasks/kernel-bias-gelu/x.py": "kernel_engineer",
+              "tasks/diabetes/x.py": "mle_engineer", "lib/x.py": "harness_keeper", "tasks/synthlang/x.py": "pretrainer"}
+    actions = {name: [{"op": "write", "path": path, "content": "x = 1\n"}] for name, path in trespass.items()}
+    actions["mle_engineer"].append(write_config("diabetes", RIDGE_DIABETES))
+    actions["harness_keeper"].append({"op": "write", "path": "harness/memory.md", "content": "# Memory\nridge helps\n"})
+    _, rewards, _, _, infos = env.step(actions)
+    for name, path in trespass.items():
+        refused = infos[name]["ops"][0]
+        assert not refused["ok"] and f"belongs to {owners[path]}" in refused["error"] and not (workspace / path).exists()
+    suite_gain = start["harness_keeper"] - infos["harness_keeper"]["loss"]
+    diabetes_gain = start["mle_engineer"] - infos["mle_engineer"]["loss"]
+    assert diabetes_gain > 0.1 and suite_gain == pytest.approx(diabetes_gain / 3.5)  # weights 1, 1, 0.5, 1
+    for name in ("pretrainer", "posttrainer", "kernel_engineer"):  # their own tasks did not change
+        assert infos[name]["loss"] == start[name] and rewards[name] == pytest.approx(0.5 * suite_gain)
+    assert rewards["mle_engineer"] == pytest.approx(diabetes_gain + 0.5 * suite_gain)
+    assert rewards["harness_keeper"] == pytest.approx(1.5 * suite_gain)
+
+    # the keeper's revert restores harness/ and lib/ only; three roles leave the game
+    obs, rewards, terminations, _, infos = env.step({
+        "harness_keeper": {"op": "revert", "iteration": 0},
+        **{name: {"op": "submit"} for name in ("pretrainer", "posttrainer", "kernel_engineer")}})
+    assert (workspace / "harness/memory.md").read_text() == starter_memory
+    assert json.loads((workspace / "tasks/diabetes/config.json").read_text()) == RIDGE_DIABETES
+    assert infos["harness_keeper"]["ops"][0]["ok"] and "harness, lib restored to iteration 0" in obs["harness_keeper"]["text"]
+    assert env.agents == ["mle_engineer", "harness_keeper"] and sum(terminations.values()) == 3
+
+    _, _, terminations, _, infos = env.step({"mle_engineer": {"op": "submit"}, "harness_keeper": {"op": "submit"}})
+    assert all(terminations.values()) and env.agents == [] and "private_loss" in infos["mle_engineer"]
+    records = read_log(env)
+    assert {op["agent"] for op in records[1]["ops"]} == set(trespass)
+    (revert,) = [op for op in records[2]["ops"] if op["agent"] == "harness_keeper"]
+    assert revert["op"] == "revert" and revert["wrote"] == ["harness", "lib"]
+    parts = gain_by_role(records)
+    assert parts["mle_engineer"] == pytest.approx(records[0]["loss"] - records[-1]["loss"], abs=1e-12)
+    assert sum(r["reward"] for r in records) == pytest.approx(records[0]["loss"] - records[-1]["loss"], abs=1e-12)
+
+
+def test_every_core_keyword_argument_passes_through(make_factory):
+    env = make_factory(iterations=2, step_cost=0.125, backend="local", ray_address=None)
+    assert env.core.step_cost == 0.125
+    env.reset(seed=0)
+    _, rewards, *_ = env.step({"harness_keeper": {"op": "read", "path": "harness/memory.md"}})
+    assert rewards == pytest.approx({"mle_engineer": -0.0625, "harness_keeper": -0.0625})  # λ x the step cost
+    with pytest.raises(TypeError, match="sets"):
+        factory.parallel_env(tasks=["wine"], auto_evaluate=True)
+    with pytest.raises(TypeError):
+        factory.parallel_env(tasks=["wine"], no_such_argument=1)

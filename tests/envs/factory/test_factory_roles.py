@@ -115,3 +115,20 @@ def test_a_path_with_a_leading_space_is_not_inside_a_region():
     regions = build_regions(EVERY_CATEGORY)
     reason = refusal(validate_op({"op": "write", "path": " tasks/digits/x", "content": ""}), regions["mle_engineer"], regions)
     assert reason.startswith("mle_engineer may not write")
+
+
+def test_the_factory_uses_only_the_public_side_of_the_core_env():
+    """No private attribute of RSIEnv (``core._x``, ``env._x``, ``unwrapped._x``) in envs/factory."""
+    import ast
+    from pathlib import Path
+
+    import rsigym.envs.factory as package
+
+    reaching_in = []
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and isinstance(node.value, (ast.Name, ast.Attribute))
+                    and getattr(node.value, "id", getattr(node.value, "attr", "")) in ("core", "env", "unwrapped")):
+                reaching_in.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert not reaching_in
