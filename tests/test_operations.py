@@ -13,7 +13,7 @@ import pytest
 from rsigym import operations
 from rsigym.actions import validate_op
 from rsigym.env import RSIEnv
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 from rsigym.evaluation import Evaluator
 from rsigym.operations import OpOutcome, WorkspaceOps
 from rsigym.sandbox import LocalSandbox
