@@ -112,7 +112,9 @@ class RSIEnv(gym.Env[dict, str]):
     - ``shared_cache`` (True): share grades between envs of this process and keep them in
       ``<run>/grades/`` for resumed runs (keyed by a content hash of each task's
       folder and of the shared files its run read, the seed, the scale and the sandbox;
-      only the tasks an edit touches are graded again); False grades afresh.
+      only the tasks an edit touches are graded again); False keeps the grades in this env
+      alone (in memory: nothing shared with other envs, nothing in ``<run>/grades/``), so a
+      new env or a resumed run grades afresh while one episode still grades each input once.
     - ``render_mode`` (None): ``"ansi"`` — ``render()`` returns the observation text;
       ``"rgb_array"`` — that text drawn as a fixed-size RGB image (for video recorders; it is
       also what SB3's ``make_vec_env`` asks for by default).
