@@ -18,6 +18,7 @@ PLACEHOLDER = re.compile(r"[<>*{}\s$…]|\.\.\.")
 PLANNED = {
     "rsigym/registry.py", "rsigym/backends/", "rsigym/backends/__init__.py", "rsigym/backends/local.py",
     "rsigym/backends/ray.py", "rsigym/scales.py", "rsigym/constants.py", "tests/test_import_graph.py",
+    "tests/sandbox/test_sandbox_spec.py",
 }
 
 
