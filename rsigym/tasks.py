@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from rsigym.loss import normalised_loss
+from rsigym.loss import INVALID_LOSS, normalised_loss
 from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
 from rsigym.trusted import write_private
@@ -397,8 +397,6 @@ def malformed_solutions(task: Task) -> dict[str, dict[str, str]]:
 
 
 def _validation_failures(task: Task, seed: int, scale: str, sandbox: Sandbox | None) -> list[str]:
-    from rsigym.loss import INVALID_LOSS
-
     failures = []
     for name, files in malformed_solutions(task).items():
         try:
