@@ -327,8 +327,8 @@ def make_env(args: Args, iterations: int, run_dir: Path | None, agent: str = "gr
                     covariates={"agent_seed": args.seed, "train_updates": args.updates})
 
 
-def play_episode(env: gym.Env, policy, seed: int, greedy: bool = False) -> tuple[list[Sample], float]:
-    """One episode; returns the samples (one per step) and the return."""
+def sample_episode(env: gym.Env, policy, seed: int, greedy: bool = False) -> tuple[list[Sample], float]:
+    """Roll out one episode with ``policy``; returns the samples (one per step) and the return."""
     obs, _ = env.reset(seed=seed)
     start = obs
     samples, total, done = [], 0.0, False
@@ -388,7 +388,7 @@ def train(args: Args) -> tuple[Any, Path, list[tuple[int, float, float]]]:
         advantages: list[float] = []
         returns: list[float] = []
         for seed in rng.choice(args.train_seeds, size=args.seeds_per_update):
-            group = [play_episode(env, policy, int(seed)) for _ in range(args.group_size)]
+            group = [sample_episode(env, policy, int(seed)) for _ in range(args.group_size)]
             group_returns = [total for _, total in group]
             for (episode, _), advantage in zip(group, group_advantages(group_returns)):
                 samples += episode
@@ -427,7 +427,7 @@ def evaluate(args: Args, policy, root: Path) -> list[Path]:
     for seed in args.eval_seeds:
         run_dir = root / "eval" / "grpo" / f"seed{seed}"
         env = make_env(args, args.eval_iterations, run_dir)
-        play_episode(env, policy, seed, greedy=True)
+        sample_episode(env, policy, seed, greedy=True)
         env.close()
         run_dirs.append(run_dir)
     return run_dirs

@@ -22,22 +22,19 @@ from pathlib import Path
 import torch
 from rsigym.envs.kernels import KernelTask, load_tasks
 
-from rsigym.evaluation import Evaluator, run_task
+from rsigym.evaluation import Evaluator
 from rsigym.sandbox import LocalSandbox
+from rsigym.tasks import score_solution
 
 CPU_BUDGET_S = 45.0
 
 
-def workspace_with(task: KernelTask, root: Path, edits: bool) -> Path:
-    """A workspace holding the task's starter, optionally with every edit of its menu applied."""
-    workspace = root / f"ws-{task.id}-{'edits' if edits else 'starter'}"
-    shutil.copytree(task.starter_dir, workspace / "tasks" / task.id)
-    if edits:
-        config = task.starter_config()
-        for edit in task.spec.edits:
-            config.update(edit.set)
-        (workspace / "tasks" / task.id / "config.json").write_text(json.dumps(config))
-    return workspace
+def all_edits(task: KernelTask) -> dict[str, str]:
+    """The starter's ``config.json`` with every edit of the task's menu applied, as solution files."""
+    config = task.starter_config()
+    for edit in task.spec.edits:
+        config.update(edit.set)
+    return {"config.json": json.dumps(config)}
 
 
 def cpu_budget(tasks: list[KernelTask], root: Path, workers: int) -> None:
@@ -64,15 +61,13 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def gpu_table(tasks: list[KernelTask], root: Path, scale: str) -> None:
+def gpu_table(tasks: list[KernelTask], scale: str) -> None:
     sandbox = LocalSandbox()
     rows = []
     for task in tasks:
-        data, private = root / "data" / task.id, root / "private" / task.id
-        task.prepare(0, scale, data, private)
         figures = {}
         for edits in (False, True):
-            result = run_task(task, workspace_with(task, root, edits), data, private, sandbox, 0, scale)
+            result = score_solution(task, all_edits(task) if edits else None, 0, scale, sandbox)
             if not result.grade.valid:
                 print(f"{task.id} ({'edits' if edits else 'starter'}): invalid: {result.grade.error[:300]}")
                 continue
@@ -99,7 +94,7 @@ def main() -> None:
     tasks = [t for t in load_tasks() if not args.tasks or t.id in args.tasks]
     with tempfile.TemporaryDirectory(prefix="rsigym-kernel-bench-") as tmp:
         if torch.cuda.is_available():
-            gpu_table(tasks, Path(tmp), args.scale)
+            gpu_table(tasks, args.scale)
         else:
             if args.scale != "ci":
                 print("no CUDA GPU: speed is not measured; checking the CPU grading budget at scale 'ci'")

@@ -27,7 +27,7 @@ from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.operations import COMPUTE_USED_UP, EDITING_OPS, OpOutcome, UnforeseenOpError, WorkspaceOps, WriteGuard
 from rsigym.render import CHARSET, Header, OpResult, render
-from rsigym.runlog import RunLog, read_log
+from rsigym.runlog import FIELD_NAMES, LogRecord, RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
 from rsigym.tasks import SCALES
 from rsigym.textspace import ObservationText
@@ -115,7 +115,9 @@ class RSIEnv(gym.Env[dict, str]):
     - ``shared_cache`` (True): share grades between envs of this process and keep them in
       ``<run>/grades/`` for resumed runs (keyed by a content hash of each task's
       folder and of the shared files its run read, the seed, the scale and the sandbox;
-      only the tasks an edit touches are graded again); False grades afresh.
+      only the tasks an edit touches are graded again); False keeps the grades in this env
+      alone (in memory: nothing shared with other envs, nothing in ``<run>/grades/``), so a
+      new env or a resumed run grades afresh while one episode still grades each input once.
     - ``render_mode`` (None): ``"ansi"`` — ``render()`` returns the observation text;
       ``"rgb_array"`` — that text drawn as a fixed-size RGB image (for video recorders; it is
       also what SB3's ``make_vec_env`` asks for by default).
@@ -205,9 +207,8 @@ class RSIEnv(gym.Env[dict, str]):
             }
         )
         self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
-        self.episode = max((r["episode"] for r in read_log(self.log.path)), default=-1) if self.log.path.exists() else -1
+        self.episode = max((r.episode for r in read_log(self.log.path)), default=-1) if self.log.path.exists() else -1
         self._annotations: dict[str, Any] = {}  # fields for the next log record (annotate_next_record)
-        self._record_fields: frozenset[str] = frozenset()  # the fields the env itself wrote in its last record
         self.workspace: Workspace | None = None
         self.workspace_ops: WorkspaceOps | None = None  # applies the ops of this episode (set by reset)
         self._prepared: tuple[int, str] | None = None
@@ -273,11 +274,11 @@ class RSIEnv(gym.Env[dict, str]):
         ops: list[OpResult] = []
         self._text = self._render(None, ops, brief=True)
         record = self._record(ops, reward=0.0, evaluated=True)
-        record["tasks"] = {
+        record.tasks = {
             t.id: {"category": t.spec.category, "human_minutes": t.spec.human_minutes, "weight": t.spec.weight, "metric": t.spec.metric}
             for t in self.tasks
         }
-        record["integrity"] = self.sandbox.integrity
+        record.integrity = self.sandbox.integrity
         self._write_record(record)
         return self._observation(), self._info(ops, evaluated=True, result=result)
 
@@ -287,20 +288,20 @@ class RSIEnv(gym.Env[dict, str]):
         if not records:
             raise ValueError(f"nothing to resume: {self.log.path} holds no record; call reset() without resume")
         last = records[-1]
-        logged = [r for r in records if r["episode"] == last["episode"]]
-        self.episode, self.data_seed = last["episode"], last["seed"]
+        logged = [r for r in records if r.episode == last.episode]
+        self.episode, self.data_seed = last.episode, last.seed
         self._prepare_tasks()
         self.workspace = Workspace(self.workspace_dir, self.run_dir / "history.git")
         self.workspace.recover()  # a crash mid-commit leaves git locked
-        self.commits = {r["iteration"]: r["commit"] for r in logged if r.get("commit")}
-        self.step_count, self.iteration = last["step"], last["iteration"]
-        self.compute_used = last["compute_s"]
-        self.started = time.monotonic() - last["wall_s"]
-        self.submitted = bool(last.get("terminated"))
-        self.done = self.submitted or bool(last.get("truncated"))
+        self.commits = {r.iteration: r.commit for r in logged if r.commit}
+        self.step_count, self.iteration = last.step, last.iteration
+        self.compute_used = last.compute_s
+        self.started = time.monotonic() - last.wall_s
+        self.submitted = bool(last.terminated)
+        self.done = self.submitted or bool(last.truncated)
         self.workspace_ops = self._workspace_ops()
         self._charge(self._score_last_iteration().compute_s)
-        self._paid_loss = last["loss"]  # a re-grade that differs from the log is paid in the next reward
+        self._paid_loss = last.loss  # a re-grade that differs from the log is paid in the next reward
         ops: list[OpResult] = []
         self._text = self._render(None, ops, brief=True)
         return self._observation(), self._info(ops, evaluated=False)
@@ -403,7 +404,7 @@ class RSIEnv(gym.Env[dict, str]):
         on), and values must be JSON-serialisable."""
         if self.workspace is None:
             raise gym.error.ResetNeeded("call reset() before annotate_next_record()")
-        taken = fields.keys() & self._record_fields
+        taken = fields.keys() & FIELD_NAMES
         if taken:
             raise ValueError(f"the env writes {sorted(taken)} itself; annotate with other field names")
         # a copy, checked now: a value that cannot be logged raises here rather than in step()
@@ -549,37 +550,36 @@ class RSIEnv(gym.Env[dict, str]):
         return render(header, self.tasks, self.result, previous, ops, self.workspace.memory_head(), notes, self.max_text_chars,
                       files=self.workspace.files() if brief else None)
 
-    def _record(self, ops: list[OpResult], reward: float, evaluated: bool) -> dict[str, Any]:
+    def _record(self, ops: list[OpResult], reward: float, evaluated: bool) -> LogRecord:
         final = self.done
-        record = {
-            "run_id": self.run_id,
-            "env_id": self.spec.id if self.spec else "RSIEnv",
-            "agent": self.agent,
-            "model": self.model,
-            "seed": self.data_seed,
-            "episode": self.episode,
-            "step": self.step_count,
-            "iteration": self.iteration,
-            "wall_s": round(time.monotonic() - self.started, 4),
-            "compute_s": round(self.compute_used, 4),
-            "ops": [op.log_entry() for op in ops],
-            "losses": self.result.losses,
-            "loss": self.result.loss,
-            "reward": reward,
-            "private_loss": self.result.private_loss if final else None,
-            "private_losses": self.result.private_losses if final else None,
-            "terminated": self.submitted,
-            "truncated": final and not self.submitted,
-            "evaluated": evaluated,
-            "commit": self.commits.get(self.iteration),
-            "covariates": self.covariates,
-            "exceptions": self._take_exceptions(),
-        }
-        self._record_fields = frozenset(record) | {"tasks"}  # "tasks": the reset record's extra field
         annotations, self._annotations = self._annotations, {}
-        return {**annotations, **record}  # the env's own fields always win
+        return LogRecord(
+            run_id=self.run_id,
+            env_id=self.spec.id if self.spec else "RSIEnv",
+            agent=self.agent,
+            model=self.model,
+            seed=self.data_seed,
+            episode=self.episode,
+            step=self.step_count,
+            iteration=self.iteration,
+            wall_s=round(time.monotonic() - self.started, 4),
+            compute_s=round(self.compute_used, 4),
+            ops=[op.log_entry() for op in ops],
+            losses=self.result.losses,
+            loss=self.result.loss,
+            reward=reward,
+            private_loss=self.result.private_loss if final else None,
+            private_losses=self.result.private_losses if final else None,
+            terminated=self.submitted,
+            truncated=final and not self.submitted,
+            evaluated=evaluated,
+            commit=self.commits.get(self.iteration),
+            covariates=self.covariates,
+            exceptions=self._take_exceptions(),
+            extra=annotations,  # never shadows a field: annotate_next_record refuses those names
+        )
 
-    def _write_record(self, record: dict[str, Any]) -> None:
+    def _write_record(self, record: LogRecord) -> None:
         """Append one record to the run log, with the fields of the record hook (see :meth:`set_record_hook`)."""
         if self._record_hook is not None:
             record = {**record, **self._record_hook(record)}

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from rsigym.loss import normalised_loss
+from rsigym.loss import INVALID_LOSS, normalised_loss
 from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
 from rsigym.trusted import write_private
@@ -319,13 +319,17 @@ def score_solution(
     scale: str = "ci",
     sandbox: Sandbox | None = None,
     weights: Mapping[str, Path] | None = None,
+    lib: Mapping[str, str | bytes] | None = None,
 ) -> TaskResult:
     """Grade a solution of ``task`` in a fresh workspace and a fresh instance for ``seed``.
 
     The solution is the task's starter overlaid with ``files``: a folder copied over it, or a
     map from paths inside ``workspace/tasks/<id>/`` to their contents. ``weights`` maps file
-    names to files copied into ``workspace/weights/``. It runs in ``sandbox`` (default: a
-    :class:`~rsigym.sandbox.LocalSandbox`) exactly as an evaluation in the env runs it."""
+    names to files copied into ``workspace/weights/``; ``lib`` maps paths inside
+    ``workspace/lib/`` to their contents (over the suite's shared ``lib/``). It runs in
+    ``sandbox`` (default: a :class:`~rsigym.sandbox.LocalSandbox`) exactly as an evaluation in
+    the env runs it. This is the one way to grade a single solution outside an episode:
+    calibration, benchmarks, tests and :func:`check_task` all use it."""
     from rsigym.evaluation import run_task  # evaluation imports this module
     from rsigym.sandbox import LocalSandbox
 
@@ -345,20 +349,69 @@ def score_solution(
         if isinstance(files, (str, Path)):
             shutil.copytree(files, solution, dirs_exist_ok=True)
         else:
-            for relative, content in (files or {}).items():
-                target = solution / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content if isinstance(content, bytes) else content.encode())
+            _write_files(solution, files or {})
+        _write_files(workspace / "lib", lib or {})
         data, private = root / "data" / task.id, root / "private" / task.id
         task.prepare(seed, scale, data, private)
         return run_task(task, workspace, data, private, sandbox or LocalSandbox(), seed, scale)
+
+
+def _write_files(folder: Path, files: Mapping[str, str | bytes]) -> None:
+    for relative, content in files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode())
 
 
 class TaskCheckError(AssertionError):
     """A task that fails :func:`check_task`; the message lists every failed check."""
 
 
-TASK_CHECKS = ("spec", "determinism", "starter", "reference", "leaks")
+TASK_CHECKS = ("spec", "determinism", "starter", "reference", "validation", "leaks")
+
+# Appended to the starter's entry file by the "validation" check: when the run's process ends,
+# every artefact it wrote is overwritten with bytes that no artefact format accepts.
+_CORRUPT_OUTPUTS_AT_EXIT = """
+
+def _rsigym_check_task_corrupt_outputs():  # appended by rsigym.tasks.check_task
+    import os, pathlib
+    for path in pathlib.Path(os.environ["RSI_OUTPUT_DIR"]).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.write_bytes(b"\\x00\\xff not an artefact\\n")
+
+
+__import__("atexit").register(_rsigym_check_task_corrupt_outputs)
+"""
+
+
+def malformed_solutions(task: Task) -> dict[str, dict[str, str]]:
+    """The solutions the ``validation`` check of :func:`check_task` grades, by name: each
+    produces malformed or missing artefacts and must be graded invalid (loss 2) with an error
+    that says why."""
+    entry = task.starter_dir / task.entry
+    starter = entry.read_text() if entry.is_file() else ""
+    return {
+        "no artefacts": {task.entry: "# check_task: a solution that writes nothing\n"},
+        "corrupted artefacts": {task.entry: starter + _CORRUPT_OUTPUTS_AT_EXIT},
+    }
+
+
+def _validation_failures(task: Task, seed: int, scale: str, sandbox: Sandbox | None) -> list[str]:
+    failures = []
+    for name, files in malformed_solutions(task).items():
+        try:
+            result = score_solution(task, files, seed, scale, sandbox)
+        except Exception as err:  # noqa: BLE001 - the check reports it instead of stopping
+            failures.append(f"grading a solution with {name} raised {type(err).__name__}: {err}")
+            continue
+        error = result.grade.error.strip()
+        if result.grade.valid or (result.public_loss, result.private_loss) != (INVALID_LOSS, INVALID_LOSS):
+            failures.append(f"a solution with {name} was graded valid (private loss {result.private_loss:.4f})")
+        elif not error:
+            failures.append(f"a solution with {name} was graded invalid without an error message")
+        elif error.startswith("grading failed:"):
+            failures.append(f"the grader crashed on a solution with {name} instead of rejecting it: {error[:300]}")
+    return failures
 
 
 def check_task(
@@ -375,6 +428,9 @@ def check_task(
     - ``determinism``: the same seed builds the same instance, public and private files alike;
     - ``starter``: the starter runs and is graded valid;
     - ``reference``: the solution in ``reference/`` (if any) has a lower private loss than the starter;
+    - ``validation``: each of :func:`malformed_solutions` (no artefacts; the starter's artefacts
+      corrupted) is graded invalid with loss 2 and a clear error: never a score, never a
+      grader crash;
     - ``leaks``: the lookup attacker of :mod:`rsigym.leak_audit` does not beat the starter on
       the private split (and finds no hidden document).
 
@@ -413,6 +469,8 @@ def check_task(
         if not (result.grade.valid and result.private_loss < starter.private_loss):
             failures.append(f"the reference (private loss {result.private_loss:.4f}) does not beat the starter "
                             f"({starter.private_loss:.4f}): {result.grade.error}")
+    if "validation" in checks:
+        failures += _validation_failures(task, seed, scale, sandbox)
     if "leaks" in checks:
         from rsigym.leak_audit import audit_leaks
 

@@ -13,7 +13,6 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
-KINDS = ("code", "weight", "harness")
 # Names git gives a meaning to (any case: git refuses ".GIT" too). A ".gitattributes" could
 # make commits or exports differ from the files that were evaluated (export-ignore, eol).
 VERSION_CONTROL_NAMES = frozenset({".git", ".gitmodules", ".gitattributes"})

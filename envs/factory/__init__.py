@@ -104,9 +104,9 @@ takes `files` (seed the workspace); resuming a run is not supported.
 from rsigym.analysis.role_attribution import OTHER, gain_by_role, is_factory_run
 from rsigym.envs.factory.factory import DEFAULT_TEAM_WEIGHT, ENV_ID, FactoryEnv, env, parallel_env
 from rsigym.envs.factory.roles import ROLES, SHARED_FOLDERS, Region, Role, build_regions
-from rsigym.envs.factory.team import RoleView, make_team, play_episode
+from rsigym.envs.factory.team import RoleView, make_team, play_team_episode
 
 __all__ = [
     "DEFAULT_TEAM_WEIGHT", "ENV_ID", "OTHER", "ROLES", "SHARED_FOLDERS", "FactoryEnv", "Region", "Role", "RoleView",
-    "build_regions", "env", "gain_by_role", "is_factory_run", "make_team", "parallel_env", "play_episode",
+    "build_regions", "env", "gain_by_role", "is_factory_run", "make_team", "parallel_env", "play_team_episode",
 ]

@@ -37,8 +37,8 @@ def make_team(factory: FactoryEnv, names: Mapping[str, str], seed: int = 0) -> d
     return {role: make_agent(name, RoleView(factory, role), seed=seed) for role, name in names.items()}
 
 
-def play_episode(factory: FactoryEnv, team: Mapping[str, Agent], seed: int | None = None) -> dict[str, float]:
-    """Play one episode; roles without an agent sit every step out. Returns each role's return."""
+def play_team_episode(factory: FactoryEnv, team: Mapping[str, Agent], seed: int | None = None) -> dict[str, float]:
+    """Play one factory episode with a team of agents, one per role; roles without an agent sit every step out. Returns each role's return."""
     observations, infos = factory.reset(seed=seed)
     for role, agent in team.items():
         agent.reset(observations[role], infos[role])

@@ -11,17 +11,16 @@ local sandbox.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
 from pathlib import Path
 
+from rsigym.calibration import calibration_main, record_calibration
 from rsigym.envs.lm.grading import CheckpointTask
 from rsigym.registry import load_suite
 from rsigym.sandbox import Sandbox
-from rsigym.tasks import TaskResult
-from rsigym.tasks import score_solution as score
+from rsigym.tasks import TaskResult, score_solution
 
 
 def lm_tasks() -> list[CheckpointTask]:
@@ -34,7 +33,7 @@ def reference_config(task: CheckpointTask) -> dict:
     return json.loads((task.folder / "reference" / "config.json").read_text())
 
 
-def score_solution(
+def score_config(
     task: CheckpointTask,
     config: dict | None = None,
     seed: int = 0,
@@ -42,11 +41,11 @@ def score_solution(
     sandbox: Sandbox | None = None,
     weights: dict[str, Path] | None = None,
 ) -> TaskResult:
-    """Run the starter (with ``config`` replacing its config.json) in a fresh workspace and grade it.
+    """:func:`~rsigym.tasks.score_solution` of the starter with ``config`` replacing its config.json.
     ``weights`` maps file names to files copied into the workspace's ``weights/``.
     """
     files = None if config is None else {"config.json": json.dumps(config, indent=2)}
-    return score(task, files, seed, scale, sandbox, weights)
+    return score_solution(task, files, seed, scale, sandbox, weights)
 
 
 def mean_score(result: TaskResult) -> float:
@@ -56,15 +55,15 @@ def mean_score(result: TaskResult) -> float:
 
 
 def calibrate(task: CheckpointTask, seeds: list[int]) -> dict:
-    baseline = [mean_score(score_solution(task, seed=s)) for s in seeds]
-    strong = [mean_score(score_solution(task, reference_config(task), seed=s)) for s in seeds]
+    baseline = [mean_score(score_config(task, seed=s)) for s in seeds]
+    strong = [mean_score(score_config(task, reference_config(task), seed=s)) for s in seeds]
     limit = task.reference_limit
-    spec = json.loads((task.folder / "task.json").read_text())
     extra = {}
     if task.spec.category == "posttrain":
         untouched = dict(task.starter_config(), steps=0)
-        extra["base_model_scores"] = [round(mean_score(score_solution(task, untouched, seed=s)), 6) for s in seeds]
-    spec.update(
+        extra["base_model_scores"] = [round(mean_score(score_config(task, untouched, seed=s)), 6) for s in seeds]
+    return record_calibration(
+        task,
         baseline=round(statistics.mean(baseline), 6),
         reference=round(statistics.mean(strong), 6) if limit is None else limit,
         calibration={
@@ -77,22 +76,16 @@ def calibrate(task: CheckpointTask, seeds: list[int]) -> dict:
             "command": "python -m rsigym.envs.lm.calibrate " + task.id,
         },
     )
-    (task.folder / "task.json").write_text(json.dumps(spec, indent=2) + "\n")
-    return spec
+
+
+def summary(task: CheckpointTask, spec: dict) -> str:
+    calibration = spec["calibration"]
+    return (f"{task.id}: baseline {spec['baseline']:.4f} {calibration['baseline_scores']}  "
+            f"reference {spec['reference']:.4f}  strong runs {calibration['strong_run_scores']}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("tasks", nargs="*", help="task ids (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    args = parser.parse_args(argv)
-    for task in lm_tasks():
-        if args.tasks and task.id not in args.tasks:
-            continue
-        spec = calibrate(task, args.seeds)
-        calibration = spec["calibration"]
-        print(f"{task.id}: baseline {spec['baseline']:.4f} {calibration['baseline_scores']}  "
-              f"reference {spec['reference']:.4f}  strong runs {calibration['strong_run_scores']}")
+    calibration_main(__doc__.split("\n")[0], lm_tasks(), calibrate, summary, argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from pathlib import Path
 from rsigym.envs.mle.task import MLETask
 
 SUITE_DIR = Path(__file__).parent
-LIB_DIR = SUITE_DIR / "lib"  # copied into workspace/lib/
 
 
 def load_tasks() -> list[MLETask]:

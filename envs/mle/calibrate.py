@@ -10,19 +10,19 @@ mean of the public and private splits.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import statistics
 from pathlib import Path
 
+from rsigym.calibration import calibration_main, record_calibration
 from rsigym.envs.mle import load_tasks
 from rsigym.envs.mle.task import MLETask
 from rsigym.medals import medal_thresholds
-from rsigym.tasks import score_solution as score
+from rsigym.tasks import score_solution
 
 
-def score_solution(task: MLETask, solution: Path | None, config: dict | None, seed: int) -> float | None:
+def mean_score(task: MLETask, solution: Path | None, config: dict | None, seed: int) -> float | None:
     """The mean of the public and private scores of the starter, overlaid with the files in
     ``solution`` and/or a replacement config (``None`` if the run is invalid)."""
     files: dict[str, str] = {}
@@ -30,7 +30,7 @@ def score_solution(task: MLETask, solution: Path | None, config: dict | None, se
         files = {str(p.relative_to(solution)): p.read_text() for p in Path(solution).rglob("*") if p.is_file()}
     if config is not None:
         files["config.json"] = json.dumps(config)
-    result = score(task, files, seed, "ci")
+    result = score_solution(task, files, seed, "ci")
     if not result.grade.valid:
         return None
     return (result.grade.public + result.grade.private) / 2
@@ -49,14 +49,14 @@ def sweep_configs(task: MLETask, depth: int = 3) -> list[dict]:
 
 
 def calibrate(task: MLETask, seeds: list[int]) -> dict:
-    baseline = [score_solution(task, None, None, s) for s in seeds]
-    reference = [score_solution(task, task.folder / "reference", None, s) for s in seeds]
+    baseline = [mean_score(task, None, None, s) for s in seeds]
+    reference = [mean_score(task, task.folder / "reference", None, s) for s in seeds]
     if None in baseline or None in reference:
         raise RuntimeError(f"{task.id}: starter or reference failed: {baseline} {reference}")
-    board = [s for s in (score_solution(task, None, c, seeds[0]) for c in sweep_configs(task)) if s is not None]
+    board = [s for s in (mean_score(task, None, c, seeds[0]) for c in sweep_configs(task)) if s is not None]
     board.append(reference[0])
-    spec = json.loads((task.folder / "task.json").read_text())
-    spec.update(
+    return record_calibration(
+        task,
         baseline=round(statistics.mean(baseline), 6),
         reference=round(statistics.mean(reference), 6),
         medals=medal_thresholds(board, task.spec.direction),
@@ -68,20 +68,15 @@ def calibrate(task: MLETask, seeds: list[int]) -> dict:
             "command": "python -m rsigym.envs.mle.calibrate " + task.id,
         },
     )
-    (task.folder / "task.json").write_text(json.dumps(spec, indent=2) + "\n")
-    return spec
+
+
+def summary(task: MLETask, spec: dict) -> str:
+    return (f"{task.id}: baseline {spec['baseline']:.4f}  reference {spec['reference']:.4f}  "
+            f"medals {spec['medals']}  ({len(spec['leaderboard'])} entries)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("tasks", nargs="*", help="task ids (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    args = parser.parse_args(argv)
-    for task in load_tasks():
-        if args.tasks and task.id not in args.tasks:
-            continue
-        spec = calibrate(task, args.seeds)
-        print(f"{task.id}: baseline {spec['baseline']:.4f}  reference {spec['reference']:.4f}  medals {spec['medals']}  ({len(spec['leaderboard'])} entries)")
+    calibration_main(__doc__.split("\n")[0], load_tasks(), calibrate, summary, argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from rsigym.analysis.leaderboard import Entry, leaderboard
 from rsigym.analysis.learned import LearnedPredictor, compare_predictors
 from rsigym.analysis.meta import MetaVelocity, meta_velocity
 from rsigym.analysis.predict import Prediction, backtest, predict, summarise_backtest
-from rsigym.analysis.runlog import Run, load_runs, read_log
+from rsigym.analysis.runlog import Run, load_runs, read_runs
 
 __all__ = [
     "Curve", "CurveMetrics", "attribute_gain", "curve_metrics",
@@ -26,5 +26,5 @@ __all__ = [
     "LearnedPredictor", "compare_predictors",
     "MetaVelocity", "meta_velocity",
     "Prediction", "backtest", "predict", "summarise_backtest",
-    "Run", "load_runs", "read_log",
+    "Run", "load_runs", "read_runs",
 ]

@@ -1,6 +1,6 @@
-"""Reading run logs (``log.jsonl``, written by ``rsigym/runlog.py``) into one :class:`Run` per episode.
+"""Grouping run logs (``log.jsonl``, read by :func:`rsigym.runlog.read_log`) into one :class:`Run` per episode.
 
-A log holds one JSON object per env step plus one at each reset. Everything the analysis
+A log holds one :class:`~rsigym.runlog.LogRecord` per env step plus one at each reset. Everything the analysis
 reports is derived from these records, so a run can be re-analysed without re-running it. The
 ``env.json`` next to a log (the env id and keyword arguments, written by the env) supplies what
 the records do not repeat: the iteration budget and the data scale.
@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from rsigym.analysis.curves import Curve
+from rsigym.runlog import LogRecord, read_log
 
 EDIT_KINDS = ("code", "weight", "harness")
-
-
-class RunLogError(ValueError):
-    """A log line that is not a JSON object, anywhere but at the very end of the file."""
 
 
 @dataclass
@@ -32,7 +29,7 @@ class Run:
     model: str | None
     seed: int | None
     episode: int
-    records: list[dict[str, Any]]
+    records: list[LogRecord]
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     covariates: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -49,17 +46,17 @@ class Run:
         return self.agent if not self.model else f"{self.agent}+{self.model}"
 
     @property
-    def final(self) -> dict[str, Any]:
+    def final(self) -> LogRecord:
         return self.records[-1]
 
     @property
     def complete(self) -> bool:
         """Whether the episode ended (terminated or truncated) rather than crashed."""
-        return bool(self.final.get("terminated") or self.final.get("truncated"))
+        return bool(self.final.terminated or self.final.truncated)
 
     @property
     def private_loss(self) -> float | None:
-        value = self.final.get("private_loss")
+        value = self.final.private_loss
         return None if value is None else float(value)
 
     @property
@@ -81,7 +78,7 @@ class Run:
 
     def token_usage(self) -> tuple[int, int] | None:
         """Total (prompt, completion) tokens over the episode's records; None when no record carries usage."""
-        usages = [r["usage"] for r in self.records if isinstance(r.get("usage"), dict)]
+        usages = [r.extra["usage"] for r in self.records if isinstance(r.extra.get("usage"), dict)]
         if not usages:
             return None
         return (sum(int(u.get("prompt_tokens") or 0) for u in usages),
@@ -92,7 +89,7 @@ class Run:
         seen: set[int] = set()
         indices = []
         for index, record in enumerate(self.records):
-            iteration = int(record.get("iteration", 0))
+            iteration = int(record.iteration)
             if iteration not in seen:
                 seen.add(iteration)
                 indices.append(index)
@@ -102,9 +99,9 @@ class Run:
         """The improvement curve: public suite loss at each evaluation, over iterations and compute."""
         indices = self.evaluation_indices()
         return Curve(
-            iteration=[int(self.records[i].get("iteration", 0)) for i in indices],
-            compute_s=[float(self.records[i].get("compute_s") or 0.0) for i in indices],
-            loss=[_finite(self.records[i].get("loss")) for i in indices],
+            iteration=[int(self.records[i].iteration) for i in indices],
+            compute_s=[float(self.records[i].compute_s or 0.0) for i in indices],
+            loss=[_finite(self.records[i].loss) for i in indices],
             kinds=[self._kinds_since(indices, n) for n in range(len(indices))],
         )
 
@@ -114,16 +111,16 @@ class Run:
             return ()
         kinds: set[str] = set()
         for record in self.records[indices[n - 1] + 1 : indices[n] + 1]:
-            for op in record.get("ops") or ():
+            for op in record.ops or ():
                 if op.get("ok", True) and op.get("kind") in EDIT_KINDS:
                     kinds.add(op["kind"])
         return tuple(sorted(kinds))
 
     def final_losses(self, split: str = "private") -> dict[str, float]:
         """Per-task losses at the end of the episode; ``split="private"`` falls back to public."""
-        if split == "private" and self.final.get("private_losses"):
-            return {task: float(loss) for task, loss in self.final["private_losses"].items()}
-        return {task: float(loss) for task, loss in (self.final.get("losses") or {}).items()}
+        if split == "private" and self.final.private_losses:
+            return {task: float(loss) for task, loss in self.final.private_losses.items()}
+        return {task: float(loss) for task, loss in (self.final.losses or {}).items()}
 
 
 def _finite(value: Any) -> float:
@@ -131,28 +128,7 @@ def _finite(value: Any) -> float:
     return number if math.isfinite(number) else float("nan")
 
 
-def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a log file; a truncated last line (a crash mid-write) is dropped."""
-    lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            if number == len(lines):
-                break
-            raise RunLogError(f"{path}:{number}: not a JSON object: {err}") from err
-        if not isinstance(record, dict):
-            raise RunLogError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-        records.append(record)
-    return records
-
-
-def split_episodes(records: Iterable[dict[str, Any]], path: Path | None = None,
+def split_episodes(records: Iterable[LogRecord], path: Path | None = None,
                    settings: dict[str, Any] | None = None) -> list[Run]:
     """Group one log's records by episode, in order of first appearance.
 
@@ -163,28 +139,27 @@ def split_episodes(records: Iterable[dict[str, Any]], path: Path | None = None,
     records = list(records)
     if not records:
         return []
-    run_id = str(records[0].get("run_id", ""))
-    groups: dict[int, list[dict[str, Any]]] = {}
+    run_id = str(records[0].run_id)
+    groups: dict[int, list[LogRecord]] = {}
     for record in records:
-        groups.setdefault(int(record.get("episode", 0)), []).append(record)
+        groups.setdefault(int(record.episode), []).append(record)
     # Only reset records carry the task table; later episodes of the same log reuse it.
-    tasks = next((r["tasks"] for r in records if r.get("tasks")), {})
+    tasks = next((r.tasks for r in records if r.tasks), {})
     runs = []
     for episode, group in groups.items():
-        group.sort(key=lambda r: int(r.get("step", 0)))
+        group.sort(key=lambda r: int(r.step))
         first = group[0]
-        seed = first.get("seed")
         runs.append(
             Run(
                 run_id=run_id,
-                env_id=str(first.get("env_id", "")),
-                agent=str(first.get("agent") or "unknown"),
-                model=first.get("model") or None,
-                seed=None if seed is None else int(seed),
+                env_id=str(first.env_id),
+                agent=str(first.agent or "unknown"),
+                model=first.model or None,
+                seed=None if first.seed is None else int(first.seed),
                 episode=episode,
                 records=group,
-                tasks=dict(next((r["tasks"] for r in group if r.get("tasks")), tasks)),
-                covariates=dict(next((r["covariates"] for r in group if r.get("covariates")), {})),
+                tasks=dict(next((r.tasks for r in group if r.tasks), tasks)),
+                covariates=dict(next((r.covariates for r in group if r.covariates), {})),
                 path=path,
                 settings=dict(settings or {}),
             )
@@ -202,9 +177,9 @@ def read_settings(log_path: str | Path) -> dict[str, Any]:
     return kwargs if isinstance(kwargs, dict) else {}
 
 
-def read_log(path: str | Path) -> list[Run]:
+def read_runs(path: str | Path) -> list[Run]:
     """The episodes of one ``log.jsonl``."""
-    return split_episodes(read_records(path), Path(path), read_settings(path))
+    return split_episodes(read_log(path), Path(path), read_settings(path))
 
 
 def find_logs(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -224,5 +199,5 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
     """Every episode of every log under ``paths`` (run directories, parents of them, or log files)."""
     runs: list[Run] = []
     for log in find_logs(paths):
-        runs += read_log(log)
+        runs += read_runs(log)
     return runs

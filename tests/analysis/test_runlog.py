@@ -3,13 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from rsigym.analysis.runlog import RunLogError, load_runs, read_log
+from rsigym.analysis.runlog import load_runs, read_runs
+from rsigym.runlog import RunLogError
 
 
 def test_episodes_tags_and_curve(make_log):
     run_dir = make_log("r1", [[1.0, 0.8, 0.6], [1.0, 0.7]], agent="llm", model="m-7b", seed=3,
                        covariates={"params_b": 7})
-    runs = read_log(run_dir / "log.jsonl")
+    runs = read_runs(run_dir / "log.jsonl")
     assert [r.episode for r in runs] == [0, 1]
     first, second = runs
     assert (first.agent, first.model, first.seed, first.label) == ("llm", "m-7b", 3, "llm+m-7b")
@@ -28,7 +29,7 @@ def test_truncated_last_line_is_dropped(make_log):
     log = make_log("crash", [[1.0, 0.9, 0.8, 0.7]]) / "log.jsonl"
     text = log.read_text()
     log.write_text(text[: len(text) - 40])  # cut inside the last record
-    (run,) = read_log(log)
+    (run,) = read_runs(log)
     assert len(run.records) == 3 and not run.complete and run.private_loss is None
     np.testing.assert_allclose(run.curve().loss, [1.0, 0.9, 0.8])
 
@@ -39,7 +40,7 @@ def test_corrupt_line_in_the_middle_raises(make_log):
     lines[1] = lines[1][:20]
     log.write_text("\n".join(lines) + "\n")
     with pytest.raises(RunLogError, match=":2:"):
-        read_log(log)
+        read_runs(log)
 
 
 def test_iterations_group_non_evaluating_steps(tmp_path):
@@ -76,6 +77,6 @@ def test_a_resumed_episode_stays_one_run(make_log):
     for record in records[2:]:
         record["run_id"] = "resumed-by-another-process"
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
-    (run,) = read_log(log)
+    (run,) = read_runs(log)
     assert run.run_id == "resumed" and len(run.records) == 4
     np.testing.assert_allclose(run.curve().loss, [1.0, 0.9, 0.8, 0.7])

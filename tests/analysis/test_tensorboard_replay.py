@@ -3,14 +3,14 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from rsigym.analysis.runlog import read_log
+from rsigym.analysis.runlog import read_runs
 from rsigym.analysis.tensorboard import replay_run
 
 
 def test_replayed_events_hold_the_run(make_log, tmp_path):
     run_dir = make_log("r", [[1.0, 0.8, 0.6, 0.5], [1.0, 0.7, 0.4]], agent="greedy", seed=7,
                        covariates={"params_b": 7})
-    replay_run(read_log(run_dir / "log.jsonl"), tmp_path / "tb")
+    replay_run(read_runs(run_dir / "log.jsonl"), tmp_path / "tb")
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "images": 0})
     events.Reload()
     scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}

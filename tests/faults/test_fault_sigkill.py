@@ -103,7 +103,7 @@ def test_sigkill_mid_evaluation_then_resume_loses_no_iteration(tmp_path, capsys)
         assert main(["resume", str(run_dir)]) == 0
         assert "resuming" in capsys.readouterr().out
         records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-        assert records == list(read_log(run_dir / "log.jsonl"))
+        assert records == [record.to_json() for record in read_log(run_dir / "log.jsonl")]
         assert [r["step"] for r in records] == [0, 1, 2] and [r["iteration"] for r in records] == [0, 1, 2]
         assert {r["episode"] for r in records} == {0} and records[-1]["private_loss"] is not None
         # The edit whose evaluation was killed is not lost: iteration 2 evaluated and committed it.

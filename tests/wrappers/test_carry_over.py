@@ -72,7 +72,7 @@ def test_weights_on_request_and_explicit_files_win(tmp_path):
 @pytest.mark.slow
 def test_real_env_workspace_gets_the_harness(tmp_path):
     import rsigym  # noqa: F401  (registers the ids)
-    from rsigym.analysis.runlog import read_log
+    from rsigym.analysis.runlog import read_runs
 
     env = CarryOver(gym.make("RSI-MLE-v0", tasks=["wine"], iterations=1, run_dir=tmp_path))
     env.reset(seed=0)
@@ -81,4 +81,4 @@ def test_real_env_workspace_gets_the_harness(tmp_path):
     assert "harness/memory.md" in info["carried_files"]
     assert (env.unwrapped.workspace_dir / "harness" / "memory.md").read_text() == "episode 0 learned this"
     env.close()
-    assert [run.episode for run in read_log(tmp_path / "log.jsonl")] == [0, 1]
+    assert [run.episode for run in read_runs(tmp_path / "log.jsonl")] == [0, 1]

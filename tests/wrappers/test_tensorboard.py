@@ -117,7 +117,7 @@ def test_step_before_reset_is_refused(tmp_path):
 @pytest.mark.slow
 def test_live_events_match_the_run_log_of_the_real_env(tmp_path):
     import rsigym  # noqa: F401  (registers the ids)
-    from rsigym.analysis.runlog import read_log
+    from rsigym.analysis.runlog import read_runs
 
     env = TensorBoardLogger(gym.make("RSI-MLE-v0", tasks=["wine"], iterations=2, run_dir=tmp_path, agent="greedy",
                                      covariates={"budget": 2}))
@@ -127,7 +127,7 @@ def test_live_events_match_the_run_log_of_the_real_env(tmp_path):
     env.close()
 
     _, scalars = read(tmp_path / "tb")
-    (run,) = read_log(tmp_path / "log.jsonl")
+    (run,) = read_runs(tmp_path / "log.jsonl")
     records = run.records  # the reset's record (the starter), then one per step
     assert [s for s, _ in scalars["rsigym/loss/public"]] == [0, 1, 2]
     assert [v for _, v in scalars["rsigym/loss/public"]] == pytest.approx([r["loss"] for r in records], abs=1e-6)

@@ -5,7 +5,7 @@ import pytest
 from gymnasium.error import ResetNeeded
 
 from rsigym.envs import factory
-from rsigym.envs.factory import Role, gain_by_role, make_team, play_episode
+from rsigym.envs.factory import Role, gain_by_role, make_team, play_team_episode
 from tests.conftest import write_config
 
 WINE_SCALED = {"kind": "classification", "model": "knn", "scale": True, "params": {"n_neighbors": 5}}
@@ -115,7 +115,7 @@ def test_team_weight_scales_the_shared_part_and_a_role_without_tasks_earns_only_
 def test_an_episode_with_each_role_driven_by_a_baseline(make_factory):
     env = make_factory(iterations=4)
     team = make_team(env, {"mle_engineer": "greedy", "harness_keeper": "random"}, seed=0)
-    returns = play_episode(env, team, seed=0)
+    returns = play_team_episode(env, team, seed=0)
     records = read_log(env)
     assert env.agents == [] and records[-1]["private_loss"] is not None
     suite_gain = records[0]["loss"] - records[-1]["loss"]

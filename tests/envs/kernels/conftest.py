@@ -1,14 +1,14 @@
-"""Helpers for kernel-task tests: run a solution through prepare, the sandboxed harness and the grader."""
+"""Helpers for kernel-task tests: grade a solution with the task contract's ``score_solution``
+(a fresh instance, the sandboxed harness and the grader, as an evaluation runs them)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from rsigym.envs.kernels import KernelTask, load_tasks
 
-from rsigym.evaluation import run_task
 from rsigym.sandbox import LocalSandbox
+from rsigym.tasks import TaskResult, score_solution
 
 
 @pytest.fixture(scope="module")
@@ -17,22 +17,12 @@ def kernel_tasks() -> dict[str, KernelTask]:
 
 
 @pytest.fixture(scope="module")
-def run_solution(tmp_path_factory):
+def run_solution():
     """``run(task, solution_path=None, scale="ci") -> TaskResult``; without a path the starter runs."""
-    root = tmp_path_factory.mktemp("kernel-runs")
     sandbox = LocalSandbox()
-    prepared: set[tuple[str, str]] = set()
-    counter = iter(range(10**6))
 
-    def run(task: KernelTask, solution: Path | None = None, scale: str = "ci"):
-        data, private = root / "data" / task.id / scale, root / "private" / task.id / scale
-        if (task.id, scale) not in prepared:
-            task.prepare(0, scale, data, private)
-            prepared.add((task.id, scale))
-        workspace = root / f"ws{next(counter)}"
-        shutil.copytree(task.starter_dir, workspace / "tasks" / task.id)
-        if solution is not None:
-            shutil.copyfile(solution, workspace / "tasks" / task.id / "solution.py")
-        return run_task(task, workspace, data, private, sandbox, 0, scale)
+    def run(task: KernelTask, solution: Path | None = None, scale: str = "ci") -> TaskResult:
+        files = None if solution is None else {"solution.py": Path(solution).read_bytes()}
+        return score_solution(task, files, 0, scale, sandbox)
 
     return run

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from rsigym.envs.mle import load_tasks
-from rsigym.envs.mle.calibrate import score_solution
+from rsigym.envs.mle.calibrate import mean_score
 from rsigym.envs.mle.grading import grade_submission
 from rsigym.envs.mle.house_prices.data import build as build_house_prices
 
@@ -91,8 +91,8 @@ def test_public_and_private_splits_partition_the_test_set(digits_instance):
 @pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_starter_matches_its_recorded_baseline_and_reference_is_better(task_id):
     task = TASKS[task_id]
-    starter = score_solution(task, None, None, seed=0)
-    reference = score_solution(task, task.folder / "reference", None, seed=0)
+    starter = mean_score(task, None, None, seed=0)
+    reference = mean_score(task, task.folder / "reference", None, seed=0)
     spread = abs(task.spec.reference - task.spec.baseline)
     assert abs(starter - task.spec.baseline) < 0.5 * spread, "starter drifted from the calibrated baseline"
     assert task.loss(reference) < 0.5 < task.loss(starter)

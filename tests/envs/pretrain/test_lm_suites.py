@@ -12,7 +12,7 @@ import statistics
 import pytest
 
 from rsigym.envs import posttrain, pretrain
-from rsigym.envs.lm.calibrate import lm_tasks, reference_config, score_solution
+from rsigym.envs.lm.calibrate import lm_tasks, reference_config, score_config
 
 TOLERANCE = {"synthlang": 0.2, "pycode": 0.1, "addition": 0.05}  # absolute, in each task's metric
 # One instance against the baseline (a mean over instances): synthlang's languages, drawn from
@@ -72,10 +72,10 @@ def mean_score(result):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", lm_tasks(), ids=lambda t: t.id)
 def test_starter_scores_are_reproducible_across_seeds(task):
-    scores = [mean_score(score_solution(task, seed=seed)) for seed in (0, 1, 2)]
+    scores = [mean_score(score_config(task, seed=seed)) for seed in (0, 1, 2)]
     assert all(abs(score - task.spec.baseline) <= INSTANCE_SPREAD[task.id] for score in scores), scores
     assert abs(sum(scores) / len(scores) - task.spec.baseline) <= TOLERANCE[task.id], scores
-    again = score_solution(task, seed=0)
+    again = score_config(task, seed=0)
     assert mean_score(again) == pytest.approx(scores[0], abs=1e-9)  # the same seed gives the same score
 
 
@@ -86,7 +86,7 @@ def test_a_combination_of_edits_beats_the_starter_clearly(task):
     config = task.starter_config()
     for name in EDIT_COMBINATIONS[task.id]:
         config.update(edits[name])
-    result = score_solution(task, config, seed=0)
+    result = score_config(task, config, seed=0)
     assert result.grade.valid, result.grade.error
     assert result.public_loss < 0.8 and result.private_loss < 0.8
 
@@ -94,6 +94,6 @@ def test_a_combination_of_edits_beats_the_starter_clearly(task):
 @pytest.mark.slow
 def test_the_recorded_strong_run_of_synthlang_closes_most_of_the_gap_to_the_floor():
     task = next(t for t in lm_tasks() if t.id == "synthlang")
-    result = score_solution(task, reference_config(task), seed=0)
+    result = score_config(task, reference_config(task), seed=0)
     assert result.grade.valid, result.grade.error
     assert result.public_loss < 0.3

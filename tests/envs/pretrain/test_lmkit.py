@@ -11,7 +11,7 @@ import torch
 
 from rsigym.checkpoints import GPTConfig, build_model, save_checkpoint
 from rsigym.envs.pretrain import SUITE_DIR
-from rsigym.envs.lm.calibrate import score_solution
+from rsigym.envs.lm.calibrate import score_config
 from rsigym.envs.lm.grading import LIB_DIR
 from rsigym.envs.pretrain.synthlang.task import SynthLangTask
 from rsigym.merging import merge_checkpoints
@@ -64,7 +64,7 @@ def test_a_short_synthlang_run_from_an_earlier_checkpoint_is_graded(tmp_path):
     torch.manual_seed(0)
     save_checkpoint(build_model(ARCH), tmp_path, name="earlier")
     config = dict(task.starter_config(), steps=3, init="weights/earlier.safetensors")
-    result = score_solution(task, config, seed=0, weights={"earlier.safetensors": tmp_path / "earlier.safetensors"})
+    result = score_config(task, config, seed=0, weights={"earlier.safetensors": tmp_path / "earlier.safetensors"})
     assert result.grade.valid, result.grade.error
     assert "initialised from weights/earlier.safetensors" in result.log_tail
     assert result.grade.details["params"] == ARCH.n_params()
