@@ -1,0 +1,1 @@
+"""Adapters that serve rsigym to other agent frameworks."""
