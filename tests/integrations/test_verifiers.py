@@ -90,7 +90,7 @@ def test_vf_eval_plays_an_episode_that_lowers_the_loss(tmp_path):
 
 
 def flaky_wine_env(**kwargs) -> RSIEnv:
-    """Wine whose first evaluation after reset fails on every try (the reset's own grade is served first)."""
+    """Wine on a sandbox the host fails on every try of the first evaluation after reset."""
     env = RSIEnv(sandbox=FlakySandbox(), **kwargs)
     reset = env.reset
 
