@@ -49,5 +49,27 @@ def test_grpo_leaves_masked_completions_out_of_its_rewards(tiny_causal_lm, tmp_p
     logged = trainer.state.log_history[0]
     # one completion masked (None: unscorable), one graded (a loss decrease near 1.03): the mean is the graded
     # one's alone; a masked step scored as 0 would have halved it
+    assert sandbox.failures == 0  # the host did fail the first completion's evaluation
     assert logged["rewards/rsigym/mean"] == pytest.approx(1.03, abs=0.05) and math.isfinite(logged["loss"])
-    assert sandbox.failures == 0
+    assert logged["reward"] == pytest.approx(logged["rewards/rsigym/mean"])
+
+
+def test_rllib_callback_drops_sampled_episodes_that_hold_a_masked_step():
+    pytest.importorskip("ray.rllib", reason="RLlib is not installed: pip install 'ray[rllib]'")
+    import gymnasium as gym
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    from rsigym.wrappers.rllib_masks import DropInfraMaskedEpisodes
+
+    def episode(infos: list[dict]) -> SingleAgentEpisode:
+        chunk = SingleAgentEpisode(observation_space=gym.spaces.Discrete(2), action_space=gym.spaces.Discrete(2))
+        chunk.add_env_reset(observation=0, infos=infos[0])
+        for info in infos[1:]:
+            chunk.add_env_step(observation=0, action=0, reward=0.0, infos=info)
+        return chunk
+
+    clean = episode([{}, {"loss": 0.9}, {"loss": 0.8}])
+    masked = episode([{}, {"infra_error": "disk full on the run folder"}, {"loss": 0.8}])
+    samples = [clean, masked]
+    DropInfraMaskedEpisodes().on_sample_end(samples=samples)
+    assert samples == [clean]
