@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -69,7 +70,7 @@ class EpisodeSession:
             "loss": float(self.info["loss"]),
             "loss_decrease": self.start_loss - float(self.info["loss"]),
             "total_reward": self.total_reward,
-            "velocity": None if velocity != velocity else velocity,  # NaN (no iteration spent): none
+            "velocity": None if math.isnan(velocity) else velocity,  # NaN: no iteration was spent
             "medals": self.info.get("medals", {}),
             "private_loss": self.info.get("private_loss"),
             "steps": self.steps,

@@ -250,7 +250,9 @@ class DockerSandbox(Sandbox):
         """The signal of a ``kill`` the engine delivered to the container since ``since`` (an
         operator's ``docker kill``, the engine stopping): only the engine's own event log
         counts, which nothing inside a container can write to. ``""`` when there was none."""
-        events = self.client.events(since=since, until=time.time(), decode=True,
+        # Whole seconds (the engine reads a fraction as nanoseconds); the end rounded up, so an event
+        # of this very second is in (the stream waits for it to pass: at most a second).
+        events = self.client.events(since=int(since), until=int(time.time()) + 1, decode=True,
                                     filters={"container": container_id, "event": "kill"})
         try:
             for event in events:

@@ -125,7 +125,8 @@ def test_a_policy_that_fills_the_disk_itself_gets_no_mask():
             _, before = env.reset(seed=0)
             ops = [{"op": "write", "path": f"lib/ballast{k}.bin", "content": "x" * (7 * 1024**2)} for k in range(7)]
             _, _, _, _, info = env.step(ops + [write_better_config(), {"op": "evaluate"}])
-            assert any(not op["ok"] for op in info["ops"])  # the disk filled up under the policy's writes
+            failed = [op for op in info["ops"] if op["op"] == "evaluate" and not op["ok"]]
+            assert failed and "No space left on device" in failed[0]["error"]  # the disk filled under its own writes
             assert "infra_error" not in info
         finally:
             env.close()
