@@ -241,6 +241,50 @@ def test_stopping_dockerd_mid_evaluation_masks_the_step_and_grading_resumes():
         env.close()
 
 
+def kill_containers_when_running(times: int, stop: threading.Event) -> threading.Thread:
+    """``docker kill`` the sandbox's containers each time a solution run has started, ``times`` times."""
+
+    def killer() -> None:
+        killed = 0
+        while killed < times and not stop.is_set():
+            started = glob.glob(os.path.join(tempfile.gettempdir(), "rsigym-wine-*", "started"))
+            if started:
+                ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=rsigym.sandbox"],
+                                     capture_output=True, text=True).stdout.split()
+                if ids:
+                    subprocess.run(["docker", "kill", *ids], capture_output=True)
+                    for marker in started:
+                        with contextlib.suppress(OSError):
+                            os.unlink(marker)
+                    killed += 1
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_container_killed_through_the_engine_masks_the_step_and_grading_resumes():
+    if not docker_engine_up():
+        pytest.skip("no Docker engine running (docker/ci_setup.sh starts one)")
+    env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=5, sandbox="docker")
+    stop = threading.Event()
+    try:
+        _, before = env.reset(seed=0)
+        killer = kill_containers_when_running(env.unwrapped.infra_retries + 1, stop)
+        _, reward, _, _, info = env.step([write_better_config(), write_solution(SLOW_SOLVE)])
+        killer.join(timeout=60)
+        assert_masked(before, reward, info)
+        assert "killed from outside" in info["infra_error"]
+        _, reward, _, _, info = env.step({"op": "evaluate"})
+        assert_graded_better(before, reward, info)
+    finally:
+        stop.set()
+        env.close()
+
+
 # -- attackers: a solution cannot claim an infrastructure failure -----------------------------
 ATTACKS = {
     "kills itself": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
@@ -253,8 +297,11 @@ ATTACKS = {
 }
 
 
-def test_a_solution_that_fakes_an_infrastructure_failure_scores_2(make_env):
-    env = make_env(tasks=["wine"], iterations=len(ATTACKS) + 1)
+@pytest.mark.parametrize("sandbox", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_solution_that_fakes_an_infrastructure_failure_scores_2(make_env, sandbox):
+    if sandbox == "docker" and not docker_engine_up():
+        pytest.skip("no Docker engine running (docker/ci_setup.sh starts one)")
+    env = make_env(tasks=["wine"], iterations=len(ATTACKS) + 1, sandbox=sandbox)
     _, before = env.reset(seed=0)
     for name, source in ATTACKS.items():
         _, reward, _, _, info = env.step(write_solution(source))
