@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIRS = {"rsigym": ROOT / "rsigym", "rsigym.envs": ROOT / "envs", "rsigym.wrappers": ROOT / "wrappers",
-                "rsigym.baselines": ROOT / "baselines"}
+                "rsigym.baselines": ROOT / "baselines", "rsigym.integrations": ROOT / "integrations"}
 
 
 def _discovered_packages() -> set[str]:
