@@ -511,12 +511,14 @@ class RSIEnv(gym.Env[dict, str]):
 
     def _new_iteration(self) -> None:
         """Spend one iteration: score the workspace and commit it as the next iteration."""
-        kept = self.result, self._inexact
+        kept, compute_before = (self.result, self._inexact), self.compute_used
         try:
             self._score()
             commit = self._retrying_infra(lambda: self.workspace.commit(f"iteration {self.iteration + 1}"))
-        except Exception:
+        except Exception as err:
             self.result, self._inexact = kept  # no grade without its iteration's commit
+            if isinstance(err, InfraError):  # the host failed it: nothing is charged
+                self.compute_used = compute_before
             raise
         self.iteration += 1
         self.commits[self.iteration] = commit
