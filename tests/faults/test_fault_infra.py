@@ -101,8 +101,10 @@ def test_a_full_run_folder_disk_masks_the_step_and_grading_resumes_once_it_clear
                 return solution_run(*args, **kwargs)
 
             monkeypatch.setattr(sandbox, "run", run_on_a_filling_disk)
+            compute_before = env.unwrapped.compute_used
             _, reward, terminated, truncated, info = env.step([write_better_config(), {"op": "submit"}])
             assert_masked(before, reward, info)
+            assert env.unwrapped.compute_used == compute_before  # the solution ran, but nothing is charged
             assert not terminated and not truncated  # a submit the host failed does not end the episode
             assert any("infrastructure failure" in (op.get("error") or "") for op in info["ops"]), info["ops"]
             monkeypatch.undo()
