@@ -23,6 +23,10 @@ Two hooks, both playing real episodes of the text env (``RSI-MLE-v0`` by default
   ``write_file``, ``evaluate``) and whose reward (``get_reward``) is the episode's total loss
   decrease after a final ``submit``.
 
+Infrastructure failures (``info["infra_error"]``, see docs/security.md) are masked with TRL's own
+convention: a hook returns ``None`` for that sample, which ``GRPOTrainer`` treats as unscorable
+(no advantage, left out of the reward statistics) instead of a real 0.
+
   .. code-block:: python
 
       trainer = GRPOTrainer(model=..., environment_factory=tool_env_factory(tasks=["digits"], iterations=4),
@@ -36,6 +40,7 @@ from typing import Any, Callable, Iterable
 import gymnasium as gym
 
 from rsigym.baselines.llm_agent import INSTRUCTIONS, extract_action
+from rsigym.sandbox import InfraError
 
 ENV_ID = "RSI-MLE-v0"
 DEFAULT_ENV_KWARGS: dict[str, Any] = {"iterations": 1}
@@ -84,12 +89,17 @@ class RSIReward:
             self._env = gym.make(self.env_id, **self.env_kwargs)
         return self._env
 
-    def __call__(self, prompts: list, completions: list, seed: list[int], **kwargs: Any) -> list[float]:
-        rewards = []
+    def __call__(self, prompts: list, completions: list, seed: list[int], **kwargs: Any) -> list[float | None]:
+        """The loss decrease of each completion's action; ``None`` (TRL: unscorable) where the host failed."""
+        rewards: list[float | None] = []
         for completion, row_seed in zip(completions, seed):
-            self.env.reset(seed=int(row_seed))
-            _, reward, *_ = self.env.step(extract_action(completion_text(completion)))
-            rewards.append(float(reward))
+            try:
+                self.env.reset(seed=int(row_seed))
+            except InfraError:  # the host could not even grade the starter: nothing to score
+                rewards.append(None)
+                continue
+            _, reward, _, _, info = self.env.step(extract_action(completion_text(completion)))
+            rewards.append(None if info.get("infra_error") else float(reward))
         return rewards
 
     def close(self) -> None:
@@ -105,17 +115,19 @@ class RSIToolEnv:
         self.env = gym.make(env_id, **{"iterations": 4, **env_kwargs, "auto_evaluate": False})
         self.total = 0.0
         self.done = False
+        self.masked = False  # a step of this episode failed for infrastructure reasons
 
     def reset(self, seed: int = 0, **kwargs: Any) -> str:
         """Start an episode on task instance ``seed``; returns the starter's feedback."""
         obs, _ = self.env.reset(seed=int(seed))
-        self.total, self.done = 0.0, False
+        self.total, self.done, self.masked = 0.0, False, False
         return obs["text"]
 
     def _act(self, op: dict) -> str:
         if self.done:
             return "The episode is over."
-        obs, reward, terminated, truncated, _ = self.env.step(op)
+        obs, reward, terminated, truncated, info = self.env.step(op)
+        self.masked = self.masked or bool(info.get("infra_error"))
         self.total += reward
         self.done = terminated or truncated
         return obs["text"]
@@ -151,11 +163,12 @@ class RSIToolEnv:
         """
         return self._act({"op": "evaluate"})
 
-    def get_reward(self) -> float:
-        """Submit (scoring pending edits) and return the episode's total loss decrease."""
+    def get_reward(self) -> float | None:
+        """Submit (scoring pending edits) and return the episode's total loss decrease; ``None``
+        (TRL: unscorable, left out of the update) when a step failed for infrastructure reasons."""
         if not self.done:
             self._act({"op": "submit"})
-        return self.total
+        return None if self.masked else self.total
 
 
 def tool_env_factory(env_id: str = ENV_ID, **env_kwargs: Any) -> Callable[[], RSIToolEnv]:

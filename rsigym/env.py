@@ -1,7 +1,9 @@
 """``RSIEnv``: the recursive self-improvement loop as a Gymnasium environment."""
 from __future__ import annotations
 
+import contextlib
 import copy
+import errno
 import json
 import logging
 import os
@@ -21,14 +23,14 @@ from gymnasium import spaces
 from rsigym.actions import Op, ParsedAction, parse_action
 from rsigym.backends import evaluator_for
 from rsigym.registry import load_suite
-from rsigym.evaluation import SHARED_CACHE, SuiteResult, run_started
+from rsigym.evaluation import SHARED_CACHE, SuiteResult, disk_full_error
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
 from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.operations import COMPUTE_USED_UP, EDITING_OPS, OpOutcome, UnforeseenOpError, WorkspaceOps, WriteGuard
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import FIELD_NAMES, LogRecord, RunLog, read_log
-from rsigym.sandbox import Sandbox, make_sandbox
+from rsigym.sandbox import InfraError, Sandbox, make_sandbox
 from rsigym.tasks import SCALES
 from rsigym.textspace import ObservationText
 from rsigym.trusted import load_settings, run_key, save_settings
@@ -112,6 +114,8 @@ class RSIEnv(gym.Env[dict, str]):
       threads) or ``"ray"`` (:class:`~rsigym.backends.ray.RayEvaluator`: ``workers`` Ray actors,
       on a local Ray instance or the cluster at ``ray_address``, e.g. ``"auto"`` or ``"host:port"``).
     - ``agent``, ``model``, ``covariates``: tags written to every run-log record.
+    - ``infra_retries`` (2), ``infra_backoff_s`` (1.0): an evaluation the host failed (see
+      Infrastructure failures) is tried again this many times, after ``infra_backoff_s`` × 2^k s.
     - ``shared_cache`` (True): share grades between envs of this process and keep them in
       ``<run>/grades/`` for resumed runs (keyed by a content hash of each task's
       folder and of the shared files its run read, the seed, the scale and the sandbox;
@@ -126,11 +130,21 @@ class RSIEnv(gym.Env[dict, str]):
       actions, so Gymnasium's ``check_env`` determinism check fails with them; the run log and
       :meth:`stats` hold them either way.
 
+    ## Infrastructure failures
+    A failure of the host, not of the solution (the sandbox engine unreachable, a container or
+    warm worker killed from outside, the run folder's disk full while trusted code writes;
+    :class:`~rsigym.sandbox.InfraError`) is retried; if it persists, the step is masked:
+    ``info["infra_error"]`` holds the reason, the reward is 0, the loss, the iteration and
+    the compute budget are unchanged, and a ``submit`` does not end the episode. A solution's
+    own failure (exception, its own timeout or memory limit, invalid output) is never one: it
+    scores 2 (docs/security.md).
+
     ## Info
     The same for the same seed and actions (``run_dir`` and ``log_path`` name this env's
     folder): ``iteration``, ``step``, ``losses``, ``loss``, ``scores``, ``valid``, ``errors``,
     ``medals``, ``details``, ``ops``, ``kinds``, ``evaluated``, ``budget``, ``run_dir``,
-    ``log_path``; at the episode's end ``private_loss`` and ``private_losses``. rsigym never
+    ``log_path``; at the episode's end ``private_loss`` and ``private_losses``; ``infra_error``
+    on a masked step (see Infrastructure failures). rsigym never
     writes ``info["episode"]``: Gymnasium's and SB3's episode-statistics wrappers own that key.
 
     ## Version History
@@ -162,6 +176,8 @@ class RSIEnv(gym.Env[dict, str]):
         shared_cache: bool = True,
         backend: str = "local",
         ray_address: str | None = None,
+        infra_retries: int = 2,
+        infra_backoff_s: float = 1.0,
     ):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
@@ -182,6 +198,9 @@ class RSIEnv(gym.Env[dict, str]):
         self.render_mode = render_mode
         self.max_text_chars = max_text_chars
         self.info_stats = info_stats
+        self.infra_retries, self.infra_backoff_s = max(0, int(infra_retries)), float(infra_backoff_s)
+        self._infra_error = ""  # why the host failed this step's evaluation (the step is masked)
+        self._unlogged: list[dict[str, Any]] = []  # records a full disk kept out of the run log so far
         self.sandbox = make_sandbox(sandbox)
         evaluator_class, extra = evaluator_for(backend, ray_address)
         self._owns_run_dir = run_dir is None
@@ -263,12 +282,12 @@ class RSIEnv(gym.Env[dict, str]):
         self.started = time.monotonic()
         self.done = False
         self.submitted = False
+        self._infra_error = ""
         self.workspace_ops = self._workspace_ops()
-        result = self._score()  # the starter's grade: the env's own, so not cut to the budget
+        # The starter's grade: the env's own, so not cut to the budget. A host failure that
+        # outlasts the retries raises InfraError: there is no loss to start from.
+        result = self._score()
         self._charge(result.compute_s)
-        not_started = {k: r.grade.error for k, r in result.results.items() if not run_started(r)}
-        if not_started:  # a host failure, not the starter's: paid back by the next evaluation, it would be free reward
-            raise RuntimeError(f"the sandbox could not start the starter's run: {not_started}")
         self._paid_loss = result.loss  # the loss the rewards have paid down to
         self.commits = {0: self.workspace.commit("iteration 0 (starter)")}
         ops: list[OpResult] = []
@@ -324,6 +343,7 @@ class RSIEnv(gym.Env[dict, str]):
             self._text = self._render(self.result.losses, ops)
             return self._observation(), 0.0, self.submitted, not self.submitted, self._info(ops, evaluated=False)
         self.step_count += 1
+        self._infra_error = ""
         previous = self.result.losses
         iteration_before = self.iteration
         try:
@@ -353,8 +373,11 @@ class RSIEnv(gym.Env[dict, str]):
             if not final.ok:
                 results.append(final)
         evaluated = self.iteration > iteration_before
-        reward = self._paid_loss - self.result.loss - self.step_cost
-        self._paid_loss = self.result.loss
+        if self._infra_error and not self.done:  # masked: no reward, none owed; later steps pay what changed
+            reward = 0.0
+        else:
+            reward = self._paid_loss - self.result.loss - self.step_cost
+            self._paid_loss = self.result.loss
         self._text = self._render(previous, results)
         self._write_record(self._record(results, reward=reward, evaluated=evaluated))
         return self._observation(), float(reward), self.submitted, truncated, self._info(results, evaluated)
@@ -444,22 +467,64 @@ class RSIEnv(gym.Env[dict, str]):
 
     def _score(self, exact: bool = False, folder: Path | None = None, timeout_cap: float | None = None) -> SuiteResult:
         """Grade ``folder`` (default: the workspace) and make it the env's current result; the
-        caller charges ``result.compute_s``. ``timeout_cap``: seconds a solution run may take at most."""
-        result = self.evaluator.evaluate(
+        caller charges ``result.compute_s``. ``timeout_cap``: seconds a solution run may take at
+        most. A host failure is retried (:meth:`_retrying_infra`); ``InfraError`` once it outlasts the retries."""
+        result = self._retrying_infra(lambda: self.evaluator.evaluate(
             folder or self.workspace_dir, self.data_root, self.private_root, self.data_seed, self.scale, exact=exact,
             timeout_cap=timeout_cap,
-        )
+        ))
         # whether a grade was served on a run's own report of what it read (re-graded at the end)
         self.result, self._inexact = result, bool(self.evaluator.inexact)
         return result
+
+    def _retrying_infra(self, work: Callable[[], Any]) -> Any:
+        """``work()`` (trusted grading or committing), tried again with exponential backoff while
+        the host fails it; ``InfraError`` once ``infra_retries`` more tries failed too."""
+        attempt = 0
+        while True:
+            try:
+                return work()
+            except Exception as err:
+                infra = err if isinstance(err, InfraError) else disk_full_error(
+                    self.run_dir, (self.workspace_dir, self.run_dir / "history.git"), err)
+                if infra is None:
+                    raise
+                if attempt >= self.infra_retries:
+                    raise infra from err
+                LOGGER.warning("infrastructure failure (try %d of %d): %s", attempt + 1, self.infra_retries + 1, infra)
+                time.sleep(self.infra_backoff_s * 2**attempt)
+                attempt += 1
+
+    def _log_record(self, record: LogRecord | dict[str, Any]) -> None:
+        """Append ``record`` to the run log. On a full disk the step goes on: the record (and
+        those after it) wait for the next step's append, with no torn line left behind."""
+        self._unlogged.append(record)
+        while self._unlogged:
+            size = self.log.path.stat().st_size if self.log.path.exists() else 0
+            try:
+                self.log.append(self._unlogged[0])
+            except OSError as err:
+                if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                with contextlib.suppress(OSError):
+                    os.truncate(self.log.path, size)
+                LOGGER.warning("run log: %d record(s) wait for disk space: %s", len(self._unlogged), err)
+                return
+            self._unlogged.pop(0)
 
     # -- the step's error boundary and its evaluations ---------------------------------------
     def _contained(self, op: Op, work: Callable[[], OpOutcome]) -> OpOutcome:
         """Run one op and charge what it cost; whatever it raises becomes that op's error (observed,
         and logged with its traceback in the step's record), so the step, and the rewards it already
-        earned, go on. Seconds spent before an unforeseen error are charged all the same."""
+        earned, go on. Seconds spent before an unforeseen error are charged all the same. An
+        ``InfraError`` masks the step instead and charges nothing (see Infrastructure failures)."""
         try:
             outcome = work()
+        except InfraError as err:
+            self._infra_error = str(err)[:2000]
+            LOGGER.warning("step %s: infrastructure failure, step masked: %s", self.step_count, err)
+            message = f"infrastructure failure (not yours; nothing was scored or charged, try again): {err}"[:2000]
+            return OpOutcome(OpResult(op.name, op.path, None, False, message), 0.0)
         except Exception as err:
             spent, cause = 0.0, err
             if isinstance(err, UnforeseenOpError):
@@ -484,13 +549,17 @@ class RSIEnv(gym.Env[dict, str]):
     def _new_iteration(self) -> float:
         """Spend one iteration: score the workspace, every solution run cut to the compute budget
         left, and commit it as the next iteration. Returns the sandbox seconds spent (not charged
-        here: the caller's outcome carries them)."""
+        here: the caller's outcome carries them). A host failure raises ``InfraError`` with
+        nothing spent: the step is masked."""
         kept = self.result, self._inexact
         result = self._score(timeout_cap=self._compute_left())
         try:
-            commit = self.workspace.commit(f"iteration {self.iteration + 1}")
-        except Exception as err:
+            commit = self._retrying_infra(lambda: self.workspace.commit(f"iteration {self.iteration + 1}"))
+        except InfraError:
             self.result, self._inexact = kept  # no grade without its iteration's commit
+            raise
+        except Exception as err:
+            self.result, self._inexact = kept
             raise UnforeseenOpError("evaluate", result.compute_s) from err
         self.iteration += 1
         self.commits[self.iteration] = commit
@@ -576,6 +645,7 @@ class RSIEnv(gym.Env[dict, str]):
             commit=self.commits.get(self.iteration),
             covariates=self.covariates,
             exceptions=self._take_exceptions(),
+            infra_error=self._infra_error or None,
             extra=annotations,  # never shadows a field: annotate_next_record refuses those names
         )
 
@@ -583,7 +653,7 @@ class RSIEnv(gym.Env[dict, str]):
         """Append one record to the run log, with the fields of the record hook (see :meth:`set_record_hook`)."""
         if self._record_hook is not None:
             record = {**record, **self._record_hook(record)}
-        self.log.append(record)
+        self._log_record(record)
 
     def _take_exceptions(self) -> list[dict[str, str]]:
         """The exceptions the step's boundary caught since the last record (they go into this one)."""
@@ -613,6 +683,8 @@ class RSIEnv(gym.Env[dict, str]):
             "log_path": str(self.log.path),
             "integrity": self.sandbox.integrity,
         }
+        if self._infra_error:
+            info["infra_error"] = self._infra_error
         if self.info_stats:  # kept out by default: check_env compares infos of identical steps
             info["rsi"] = self.stats()
         if self.done:

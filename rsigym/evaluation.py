@@ -8,9 +8,11 @@ served from the cache.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,7 @@ from typing import Any, Mapping, MutableMapping, NamedTuple, Sequence
 
 from rsigym.loss import suite_loss
 from rsigym.safecopy import UnsafeEntry, copy_regular_tree, unsafe_entries
-from rsigym.sandbox import ExecResult, Sandbox
+from rsigym.sandbox import ExecResult, InfraError, Sandbox
 from rsigym.tasks import Grade, RunContext, Task, TaskResult
 
 SHARED_DIRS = ("lib", "weights")  # workspace folders every solution run sees
@@ -174,6 +176,8 @@ def run_task(
                 limits=task.limits(scale),
                 readonly=[ctx.data_dir],
             )
+            if run.killed_reason == START_FAILED:  # the host could not start it: nothing ran to grade
+                raise InfraError(f"the sandbox could not start the run of {task.id}: {run.tail(ERROR_TAIL_CHARS)}")
             grade = _safe_grade(task, ctx, run)
         files_read = _files_read(scratch) if track else None
     public = task.loss(grade.public, grade.valid)
@@ -197,14 +201,34 @@ def cut_by_cap(task: Task, scale: str, timeout_cap: float | None, result: TaskRe
 ERROR_TAIL_CHARS = 1000
 
 
-# What ``_safe_grade`` says of a run the sandbox could not start (a host failure): it tells
-# nothing about the solution, so it is never cached (the next evaluation runs it again).
-NOT_STARTED = "solution stopped: start failed"
+# The ``killed_reason`` of a run the sandbox could not start (before any solution code ran):
+# a host failure, raised as ``InfraError`` so it is retried and masked, never graded or cached.
+START_FAILED = "start failed"
+
+# Disk-full on the run folder is the host's fault only when the policy's own files (its
+# workspace and their history) could not have made the room: with them gone, less than this
+# would be free (at most a quarter of the file system, for small ones).
+DISK_ROOM_BYTES = 16 * 1024**2
 
 
-def run_started(result: TaskResult) -> bool:
-    """False when the sandbox could not start the task's run (an infrastructure failure)."""
-    return not (result.grade.error or "").startswith(NOT_STARTED)
+def _tree_bytes(folder: Path) -> int:
+    return sum(path.lstat().st_size for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0
+
+
+def disk_full_error(run_dir: Path, policy_dirs: Sequence[Path], err: BaseException) -> InfraError | None:
+    """An ``InfraError`` when ``err`` came while the run folder's file system is full and the
+    policy's own files (``policy_dirs``) are not what filled it; else ``None``. Decided from
+    the file system's own counts, never from a message a command printed."""
+    full = isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+    try:
+        usage = shutil.disk_usage(run_dir)
+        policy_bytes = sum(_tree_bytes(Path(folder)) for folder in policy_dirs)
+    except OSError:
+        return None
+    room_needed = min(DISK_ROOM_BYTES, usage.total // 4)
+    if not (full or usage.free < room_needed) or usage.free + policy_bytes >= room_needed:
+        return None
+    return InfraError(f"disk full on the run folder ({usage.free} bytes free): {type(err).__name__}: {err}")
 
 
 def _safe_grade(task: Task, ctx: RunContext, run: ExecResult) -> Grade:
@@ -302,7 +326,7 @@ class Evaluator:
                                                                 timeout_cap=timeout_cap)))
         by_id = {t.id: t for t in todo}
         for task_id, result in graded.items():
-            if run_started(result) and not cut_by_cap(by_id[task_id], scale, timeout_cap, result):
+            if not cut_by_cap(by_id[task_id], scale, timeout_cap, result):
                 self._remember(keys[task_id], every_file, shared, result)
         self.misses += len(graded)
         self.hits += len(found)

@@ -24,7 +24,7 @@ from rsigym.actions import Op, is_utf8
 from rsigym.merging import MergeError, merge_checkpoints
 from rsigym.patching import PatchError, apply_unified_diff
 from rsigym.render import OpResult
-from rsigym.sandbox import Sandbox
+from rsigym.sandbox import InfraError, Sandbox
 from rsigym.workspace import PathRefused, Workspace, edit_kind
 
 EDITING_OPS = frozenset({"write", "patch", "merge", "revert", "run"})
@@ -143,6 +143,8 @@ class WorkspaceOps:
         except OSError as err:
             return OpOutcome(OpResult(op.name, op.path, kind, False, f"{type(err).__name__}: {err.strerror or err}"),
                              call.seconds)
+        except InfraError:  # the host failed the op: the env masks the step, nothing is charged
+            raise
         except UnforeseenOpError as err:  # the caller's evaluation failed after spending seconds
             raise UnforeseenOpError(op.name, call.seconds + err.cost_seconds) from err.__cause__
         except Exception as err:

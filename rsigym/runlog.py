@@ -58,6 +58,7 @@ class LogRecord:
     exceptions: list[dict[str, str]] = field(default_factory=list)  # caught by the step's error boundary
     tasks: dict[str, dict[str, Any]] | None = None  # reset records: category, human_minutes, weight, metric per task
     integrity: str | None = None  # reset records: how far the sandbox hides test data
+    infra_error: str | None = None  # the host failed the step's evaluation: the step is masked (reward 0)
     extra: dict[str, Any] = field(default_factory=dict)  # annotations (see the class docs)
     schema_version: int = SCHEMA_VERSION
 

@@ -1,7 +1,7 @@
 """Sandbox providers. ``make_sandbox("local")`` is the embedded default."""
 from __future__ import annotations
 
-from rsigym.sandbox.base import ExecResult, Limits, Sandbox
+from rsigym.sandbox.base import ExecResult, InfraError, Limits, Sandbox
 from rsigym.sandbox.local import LocalSandbox
 
 PROVIDERS: dict[str, str] = {
@@ -32,4 +32,4 @@ def make_sandbox(spec: str | Sandbox, **kwargs) -> Sandbox:
     return getattr(module, class_name)(**kwargs)
 
 
-__all__ = ["ExecResult", "Limits", "Sandbox", "LocalSandbox", "make_sandbox", "PROVIDERS"]
+__all__ = ["ExecResult", "InfraError", "Limits", "Sandbox", "LocalSandbox", "make_sandbox", "PROVIDERS"]

@@ -6,6 +6,15 @@ from pathlib import Path
 from typing import Mapping, NamedTuple, Sequence
 
 
+class InfraError(RuntimeError):
+    """The host, not the solution, stopped a run or its grading: the sandbox engine is
+    unreachable, a container or worker died for an outside reason, or a trusted write hit a
+    full disk. Only trusted code raises it, from what it observed itself (an engine call that
+    failed, a kill it did not send, an errno of its own write), never from a command's
+    output or exit status, so a solution cannot claim one. The env retries the evaluation and
+    then masks the step instead of grading it (``info["infra_error"]``, docs/security.md)."""
+
+
 class Limits(NamedTuple):
     """Resource limits for one sandboxed command. ``None`` leaves a limit unset."""
 
@@ -44,7 +53,8 @@ class Sandbox(abc.ABC):
     ``cwd`` is the only directory a command may write; ``readonly`` lists extra host paths it
     may read (mounted read-only where the provider can); ``workdir`` is the folder inside
     ``cwd`` the command starts in. Providers never raise for what the command does:
-    failures come back in the ``ExecResult``.
+    failures come back in the ``ExecResult``. They raise :class:`InfraError` when the host
+    failed the run (engine gone, container killed from outside, worker lost).
     """
 
     name: str = "abstract"

@@ -25,7 +25,7 @@ from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
 
 import docker
 from rsigym.sandbox import gpu as gpu_passthrough
-from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
+from rsigym.sandbox.base import ExecResult, InfraError, Limits, Sandbox, start_dir
 from rsigym.sandbox.common import (
     OutputTail,
     killed_reason_for,
@@ -204,36 +204,62 @@ class DockerSandbox(Sandbox):
         return config
 
     def _run_container(self, config: dict, limits: Limits, timeout: float) -> ExecResult:
-        container = self.client.containers.create(**config)
+        try:
+            container = self.client.containers.create(**config)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise InfraError(f"the Docker engine could not create the container: {err}") from err
         try:
             tails = (OutputTail(limits.output_bytes), OutputTail(limits.output_bytes))
             stream = self.client.api.attach(container.id, stdout=True, stderr=True, stream=True, demux=True)
             reader = threading.Thread(target=_drain, args=(stream, tails), daemon=True)
             reader.start()
-            start = time.monotonic()
+            start, started_at = time.monotonic(), time.time()
             try:
                 container.start()
-            except docker.errors.APIError as err:
-                message = f"could not start command: {err.explanation or err}"
-                return ExecResult(127, "", message, 0.0, False, "start failed")
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+                raise InfraError(f"the Docker engine could not start the container: {err}") from err
             timed_out = False
             try:
-                status = container.wait(timeout=max(timeout, 0.01))
-            except requests.exceptions.RequestException:  # the read timed out: so did the command
-                timed_out = True
-                with contextlib.suppress(docker.errors.APIError):  # it may have exited meanwhile
-                    container.kill()
-                status = container.wait()
-            seconds = time.monotonic() - start
-            reader.join(timeout=5)
-            container.reload()
-            oom_killed = container.attrs["State"].get("OOMKilled", False)
+                try:
+                    status = container.wait(timeout=max(timeout, 0.01))
+                except requests.exceptions.RequestException as err:  # the read timed out: so did the command
+                    if engine_problem(self.client):  # unless the engine itself went away
+                        raise
+                    timed_out = True
+                    with contextlib.suppress(docker.errors.APIError):  # it may have exited meanwhile
+                        container.kill()
+                    status = container.wait()
+                seconds = time.monotonic() - start
+                reader.join(timeout=5)
+                container.reload()
+                oom_killed = container.attrs["State"].get("OOMKilled", False)
+                signal_sent = "" if timed_out or oom_killed or status["StatusCode"] <= 128 else \
+                    self._kill_sent(container.id, started_at)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+                raise InfraError(f"the Docker engine went away during the run: {err}") from err
+            if signal_sent:
+                raise InfraError(f"the container was killed from outside (signal {signal_sent} sent through the engine)")
         finally:
-            with contextlib.suppress(docker.errors.APIError):
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):  # engine gone
                 container.remove(force=True)
         returncode = _popen_style(status["StatusCode"])
         reason = "memory limit" if oom_killed else killed_reason_for(returncode, timed_out, timeout)
         return ExecResult(returncode, tails[0].text(), tails[1].text(), seconds, timed_out, reason)
+
+    def _kill_sent(self, container_id: str, since: float) -> str:
+        """The signal of a ``kill`` the engine delivered to the container since ``since`` (an
+        operator's ``docker kill``, the engine stopping): only the engine's own event log
+        counts, which nothing inside a container can write to. ``""`` when there was none."""
+        # Whole seconds (the engine reads a fraction as nanoseconds); the end rounded up, so an event
+        # of this very second is in (the stream waits for it to pass: at most a second).
+        events = self.client.events(since=int(since), until=int(time.time()) + 1, decode=True,
+                                    filters={"container": container_id, "event": "kill"})
+        try:
+            for event in events:
+                return str(event.get("Actor", {}).get("Attributes", {}).get("signal", "?"))
+        finally:
+            events.close()
+        return ""
 
     def _remove_orphans(self) -> None:
         """Remove containers that sandboxes of dead processes on this host left behind."""

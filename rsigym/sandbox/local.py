@@ -34,7 +34,7 @@ from typing import IO, Callable, Mapping, Protocol, Sequence
 from rsigym.sandbox import gpu as gpu_passthrough
 from rsigym.sandbox import warm as warm_workers
 from rsigym.sandbox._confine import read_report
-from rsigym.sandbox.base import ExecResult, Limits, Sandbox, start_dir
+from rsigym.sandbox.base import ExecResult, InfraError, Limits, Sandbox, start_dir
 from rsigym.sandbox.common import (
     SYSTEM_DIRS,
     OutputTail,
@@ -214,6 +214,8 @@ class LocalSandbox(Sandbox):
         if self.mode == "process":
             if program is not None:
                 result = _supervise(self._warm_starter(program, start, environment, _rlimits(limits), None), limits, timeout)
+                if result.killed_reason == WORKER_LOST:  # a run of the caller's own uid can kill the server itself
+                    result = result._replace(killed_reason="killed")
             else:
                 result = _supervise(_popen_starter(self._process_argv(argv, limits), start, environment), limits, timeout)
         else:
@@ -294,7 +296,11 @@ class LocalSandbox(Sandbox):
                 "hidden": hidden_paths(),  # the loaded tasks' leak sources
             }
             if program is not None:
-                return _supervise(self._warm_starter(program, start, env, {}, job), limits, timeout)
+                result = _supervise(self._warm_starter(program, start, env, {}, job), limits, timeout)
+                if result.killed_reason == WORKER_LOST:  # another uid in its own pid namespace: not the run's doing
+                    raise InfraError("the warm worker server died during the run (killed from outside: an operator "
+                                     "or the host's OOM killer)")
+                return result
             return self._spawn_confined(job, limits, timeout)
 
     def _spawn_confined(self, job: dict, limits: Limits, timeout: float) -> ExecResult:
@@ -320,6 +326,8 @@ class LocalSandbox(Sandbox):
         return result
 
 
+# The killed_reason of a warm run whose server died before reporting its status.
+WORKER_LOST = "warm worker server lost"
 _CONFINED_TRITON_CACHE = "/tmp/triton-cache"
 _PROCESS_TRITON_CACHE = ".rsigym-triton-cache"
 
@@ -426,7 +434,8 @@ def _supervise(start: _Starter, limits: Limits, timeout: float) -> ExecResult:
         stderr=readers[1].tail.text(),
         seconds=time.monotonic() - begun,
         timed_out=timed_out,
-        killed_reason=killed_reason_for(proc.returncode, timed_out, timeout),
+        killed_reason=WORKER_LOST if getattr(proc, "server_lost", False) else killed_reason_for(
+            proc.returncode, timed_out, timeout),
     )
 
 

@@ -50,6 +50,7 @@ class WarmProcess:
         self._conn = conn
         self.pid = pid
         self.returncode: int | None = None
+        self.server_lost = False  # the server died before reporting the run's status
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is not None:
@@ -62,6 +63,7 @@ class WarmProcess:
         finally:
             self._conn.settimeout(None)
         # An empty message means the server went away; the run is lost with it.
+        self.server_lost = not message
         status = json.loads(message)["status"] if message else 255 << 8
         self.returncode = os.waitstatus_to_exitcode(status)
         self._conn.close()

@@ -70,7 +70,7 @@ def test_killed_half_way_through_a_log_line(make_env, tmp_path, monkeypatch):
     env = _start(make_env, tmp_path)
 
     def write_half(record):
-        line = json.dumps(record)
+        line = json.dumps({**record})  # a LogRecord, or the mapping a record hook made
         with env.log.path.open("a") as handle:
             handle.write(line[: len(line) // 2])
         raise SimulatedKill

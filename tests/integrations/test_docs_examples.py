@@ -1,4 +1,5 @@
-"""The MCP and OpenEnv examples of docs/integrations.md, run as a reader would run them."""
+"""The examples of docs/integrations.md, run as a reader would run them: the MCP and OpenEnv ones
+against the doc's own ``rsigym serve`` command, the blocks marked ``<!-- example: run -->`` as they stand."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ DOC = ROOT / "docs" / "integrations.md"
 DOC_PORT = "8000"
 _FENCE = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 _LOSS_LINE = re.compile(r"loss (\d+\.\d+) -> (-?\d+\.\d+)")
+_MARKED = re.compile(r"<!-- example: run -->\n```python\n(.*?)```", re.DOTALL)
 
 
 def section(title: str) -> list[tuple[str, str]]:
@@ -76,3 +78,19 @@ def test_the_http_examples_lower_the_loss(title, python_index, tmp_path):
     with http_server(tmp_path, *serve_args(command)) as url:
         port = url.rpartition(":")[2]
         assert_loss_fell(run_example(blocks(title, "python")[python_index], tmp_path, port))
+
+
+def marked_examples() -> list[str]:
+    """The Python blocks marked ``<!-- example: run -->`` (verifiers, inspect_ai, masks)."""
+    return _MARKED.findall(DOC.read_text())
+
+
+def test_the_doc_marks_its_adapter_examples():
+    assert len(marked_examples()) >= 3  # verifiers, inspect_ai, the infrastructure-failure mask
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(3))
+def test_the_marked_examples_run(index, tmp_path):
+    output = run_example(marked_examples()[index], tmp_path)
+    assert output.strip()  # each example prints what it shows

@@ -183,14 +183,15 @@ def test_a_malformed_request_does_not_stop_the_grading_server(tmp_path):
 
 
 # -- an infrastructure failure must not turn into reward ------------------------------------------
-def _sandbox_that_fails_to_start_once():
-    """The real local sandbox, except that its first solution run fails to start, with the
-    result the sandbox itself gives when a host hiccup stops it (fault injection)."""
+def _sandbox_that_fails_to_start(times: int = 3):
+    """The real local sandbox, except that its first ``times`` solution runs fail to start, with
+    the result the sandbox itself gives when a host hiccup stops it (fault injection). Three
+    failures outlast the env's default retries (``infra_retries=2``)."""
     from rsigym.sandbox.base import ExecResult
     from rsigym.sandbox.local import LocalSandbox
 
-    class FailsToStartOnce(LocalSandbox):
-        failures_left = 1
+    class FailsToStart(LocalSandbox):
+        failures_left = times
 
         def run(self, command, *args, **kwargs):
             if self.failures_left and "solution" in str(command):
@@ -198,14 +199,14 @@ def _sandbox_that_fails_to_start_once():
                 return ExecResult(126, "", "sandbox setup failed: injected host hiccup", 0.0, False, "start failed")
             return super().run(command, *args, **kwargs)
 
-    return FailsToStartOnce()
+    return FailsToStart()
 
 
 def test_a_run_the_sandbox_could_not_start_is_not_cached_or_paid(make_env):
     """Graded as the starter's own failure, a host hiccup at reset set L0 = 2 for wine and was
     cached (in memory and signed on disk): a note in the task folder then earned +0.84, and every
     later episode on that seed started at 2 again, on a healthy host, for the same free reward."""
-    env = make_env(tasks=["wine"], sandbox=_sandbox_that_fails_to_start_once())
+    env = make_env(tasks=["wine"], sandbox=_sandbox_that_fails_to_start())
     seed = 91731  # a seed no other test grades: the process-wide grade cache must not know the starter
     with pytest.raises(RuntimeError, match="could not start"):  # old code: reset went on with loss 2
         env.reset(seed=seed)
@@ -219,12 +220,14 @@ def test_a_failed_start_during_an_episode_is_run_again_not_served(make_env):
     env = make_env(tasks=["wine"])
     _, info = env.reset(seed=5)
     starter_loss = info["loss"]
-    env.unwrapped.sandbox = env.unwrapped.evaluator.sandbox = _sandbox_that_fails_to_start_once()
+    env.unwrapped.sandbox = env.unwrapped.evaluator.sandbox = _sandbox_that_fails_to_start()
     # a note no other test writes: the process-wide grade cache must not already know this tree
     note = {"op": "write", "path": "tasks/wine/notes.md", "content": "a failed start during an episode\n"}
-    _, failed, _, _, info = env.step(note)
-    assert info["losses"]["wine"] == 2.0 and failed == pytest.approx(starter_loss - 2.0)
+    _, failed, _, _, info = env.step(note)  # an infrastructure failure: masked, not graded 2
+    assert info["infra_error"] and info["losses"]["wine"] == pytest.approx(starter_loss) and failed == 0.0
+    assert info["iteration"] == 0
     _, recovered, _, _, info = env.step([{**note, "content": "still none\n"}])
+    assert "infra_error" not in info and info["iteration"] == 1
     assert info["loss"] == pytest.approx(starter_loss) and failed + recovered == pytest.approx(0.0, abs=1e-9)
-    env.step({"op": "revert", "iteration": 1})  # the failed iteration's tree: run again, not served the failure
+    env.step({"op": "revert", "iteration": 0})  # the failure was never cached: the starter's real grade is served
     assert env.unwrapped.result.losses["wine"] == pytest.approx(starter_loss)
