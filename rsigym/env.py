@@ -100,7 +100,7 @@ class RSIEnv(gym.Env[dict, str]):
       steps spend no iteration (a policy that only reads).
     - ``auto_evaluate`` (True): every step that changed the workspace ends with an evaluation.
     - ``step_cost`` (0.0): subtracted from every reward.
-    - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
+    - ``sandbox`` ("local"): provider name, a :class:`~rsigym.sandbox.Sandbox` or its ``spec()``.
     - ``scale`` ("ci"): ``"ci"`` (seconds per task on a CPU) or ``"full"``.
     - ``run_dir``: where the workspace, private data, ``log.jsonl`` and ``tb/`` live (a temporary
       folder removed by ``close()``, or when the env is collected or its process exits, when not
@@ -143,7 +143,7 @@ class RSIEnv(gym.Env[dict, str]):
         compute_seconds: float | None = None,
         auto_evaluate: bool = True,
         step_cost: float = 0.0,
-        sandbox: str | Sandbox = "local",
+        sandbox: str | Sandbox | Mapping[str, Any] = "local",
         scale: str = "ci",
         run_dir: str | Path | None = None,
         workers: int = 1,
@@ -308,7 +308,8 @@ class RSIEnv(gym.Env[dict, str]):
         state; ``env.json`` is a readable copy that nothing reads back."""
         if self.spec is None:
             return
-        kwargs = {k: (v.name if isinstance(v, Sandbox) else v) for k, v in self.spec.kwargs.items() if k != "run_dir"}
+        # A sandbox object is kept as its spec, so a resumed run gets the same configuration back.
+        kwargs = {k: (v.spec() if isinstance(v, Sandbox) else v) for k, v in self.spec.kwargs.items() if k != "run_dir"}
         settings = {"env_id": self.spec.id, "kwargs": kwargs}
         save_settings(self.run_dir, settings)
         (self.run_dir / "env.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")

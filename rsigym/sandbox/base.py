@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import abc
+import json
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 
 class Limits(NamedTuple):
@@ -45,6 +46,11 @@ class Sandbox(abc.ABC):
     may read (mounted read-only where the provider can); ``workdir`` is the folder inside
     ``cwd`` the command starts in. Providers never raise for what the command does:
     failures come back in the ``ExecResult``.
+
+    A sandbox's configuration is plain JSON data, :meth:`spec`, and
+    ``rsigym.sandbox.make_sandbox(sandbox.spec())`` rebuilds an equal sandbox (in another
+    process too: a resumed run, a Ray worker). Two sandboxes are equal when their specs are.
+    A provider whose constructor takes arguments returns them from :meth:`settings`.
     """
 
     name: str = "abstract"
@@ -77,6 +83,38 @@ class Sandbox(abc.ABC):
 
     def close(self) -> None:
         """Release provider resources (containers, workers)."""
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON data) that rebuild this sandbox as configured.
+
+        Every setting that changes what a command may do or see belongs here: the grade cache
+        keys results by it. Objects that cannot travel (a client, a connection) stay out and
+        are made afresh by the constructor's defaults."""
+        return {}
+
+    def spec(self) -> dict[str, Any]:
+        """``{"provider": name, "entry_point": "module:Class", "settings": {...}}``, JSON data
+        that :func:`rsigym.sandbox.make_sandbox` turns back into an equal sandbox."""
+        cls = type(self)
+        return {
+            "provider": self.name,
+            "entry_point": f"{cls.__module__}:{cls.__qualname__}",
+            # Through JSON, so tuples become lists and a setting that is not plain data fails here.
+            "settings": json.loads(json.dumps(self.settings(), sort_keys=True)),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sandbox):
+            return NotImplemented
+        return self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(spec_key(self.spec()))
+
+
+def spec_key(spec: Mapping[str, Any]) -> str:
+    """A sandbox spec as one canonical string (sorted keys), for cache keys and hashing."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
 def start_dir(cwd: Path, workdir: str) -> Path:
