@@ -32,6 +32,7 @@ from rsigym.analysis.tensorboard import TensorBoardLogger
 from rsigym.env import load_run
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.runlog import read_log
+from rsigym.scales import DEFAULT_SCALE, SCALES
 
 # Modules that add their own subcommands through ``register(subparsers)``.
 EXTENSIONS = ("rsigym.analysis.cli", "rsigym.external", "rsigym.distributed", "rsigym.envs.kernels.cli")
@@ -254,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", default="runs")
-    run.add_argument("--scale", default="ci", choices=["ci", "full"])
+    run.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     run.add_argument("--sandbox", default="local")
     run.add_argument("--tasks", nargs="+", help="only these task ids")
     run.add_argument("--model", default="", help="model tag for the run log (LLM agents)")

@@ -35,6 +35,7 @@ from rsigym.agents import AGENTS, make_agent, run_episode
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.evaluation import SHARED_DIRS, Evaluator, list_files, run_task
 from rsigym.runlog import RunLog, read_log
+from rsigym.scales import DEFAULT_SCALE, SCALES
 from rsigym.sandbox import Sandbox, make_sandbox, spec_key
 from rsigym.sandbox.common import process_alive
 from rsigym.tasks import Task, TaskResult
@@ -380,7 +381,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--agent", default="greedy", choices=sorted(AGENTS))
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--out", default="runs", help="run logs go to OUT/<run_id>/log.jsonl")
-    parser.add_argument("--scale", default="ci", choices=["ci", "full"])
+    parser.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     parser.add_argument("--sandbox", default="local")
     parser.add_argument("--tasks", nargs="+", help="only these task ids")
     parser.add_argument("--workers", type=int, default=1, help="tasks graded in parallel within an episode")

@@ -28,7 +28,7 @@ from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
-from rsigym.tasks import SCALES
+from rsigym.scales import SCALES
 from rsigym.textspace import ObservationText
 from rsigym.trusted import load_settings, run_key, save_settings
 from rsigym.workspace import Workspace, edit_kind

@@ -27,10 +27,10 @@ import numpy as np
 from rsigym.loss import normalised_loss
 from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
+from rsigym.scales import DEFAULT_SCALE, DEFAULT_TIMEOUT_S
 from rsigym.trusted import write_private
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
-SCALES = ("ci", "full")
 HUMAN_MINUTES = (10, 30, 120)
 
 
@@ -59,7 +59,7 @@ class TaskSpec:
     reference: float  # best known result or physical limit
     title: str = ""
     weight: float = 1.0
-    timeout: dict[str, float] = field(default_factory=lambda: {"ci": 120.0, "full": 1800.0})
+    timeout: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUT_S))
     medals: dict[str, float] | None = None  # gold/silver/bronze score thresholds
     edits: tuple[Edit, ...] = ()
     notes: str = ""
@@ -255,7 +255,7 @@ class Task(abc.ABC):
         return json.loads(path.read_text()) if path.exists() else {}
 
     def timeout(self, scale: str) -> float:
-        return float(self.spec.timeout.get(scale, self.spec.timeout.get("ci", 120.0)))
+        return float(self.spec.timeout.get(scale, self.spec.timeout.get(DEFAULT_SCALE, DEFAULT_TIMEOUT_S[DEFAULT_SCALE])))
 
     def limits(self, scale: str) -> Limits:
         """Resource limits for a solution run; the CPU limit follows the timeout."""

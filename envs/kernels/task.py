@@ -12,6 +12,7 @@ writes the plan, and grades the harness's outputs against a reference it compute
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -38,12 +39,13 @@ from rsigym.envs.kernels.harness.problem_file import Problem
 from rsigym.envs.kernels.roofline import DevicePeaks, measure_peaks, roofline_ms
 
 from rsigym.sandbox import ExecResult, Limits, Sandbox
+from rsigym.scales import DEFAULT_SCALE, ScaleConfig, Timing, scale_table
 from rsigym.tasks import Grade, RunContext, Task, TaskSpec
 
 CPU_NOTE = "no CUDA GPU: graded for correctness and genuine Triton kernels under the interpreter; speed is not measured"
 # Medians of more repeats: a score is a reward, so starter-vs-starter must stay within ±0.05
 # (benchmarks/kernel_score_noise.py checks it on a GPU).
-TIMING = {"ci": {"repeats": 20, "warmup": 3}, "full": {"repeats": 50, "warmup": 10}}
+TIMING = scale_table(ci=Timing(repeats=20, warmup=3), full=Timing(repeats=50, warmup=10))
 HARNESS_DIR = Path(__file__).with_name("harness")
 HARNESS_PACKAGE = "rsigym_kernel_harness"  # the harness's name inside the data directory
 GPU_HIDDEN = (
@@ -92,18 +94,23 @@ class KernelTask(Task):
 
     def shapes(self, scale: str) -> list[dict[str, Any]]:
         if self.sizes_override:
-            return [dict(s) for s in self.sizes_override.get(scale) or self.sizes_override.get("ci") or [{}]]
+            return [dict(s) for s in self.sizes_override.get(scale) or self.sizes_override.get(DEFAULT_SCALE) or [{}]]
         return self.problem.sizes(scale)
+
+    def scale_config(self, scale: str) -> ScaleConfig[list[dict[str, Any]]]:
+        """The shapes of ``scale`` (the problem file's ``SIZES`` unless overridden) and how they are timed."""
+        return ScaleConfig(self.shapes(scale), timing=TIMING.get(scale, TIMING[DEFAULT_SCALE]))
 
     def plan(self, scale: str) -> dict[str, Any]:
         """Shapes and splits: public = the first two shapes, private = every shape (fresh seeds)."""
-        shapes = self.shapes(scale)
+        config = self.scale_config(scale)
+        shapes = config.sizes
         return {
             "scale": scale,
             "shapes": shapes,
             "public": list(range(min(2, len(shapes)))),
             "private": list(range(len(shapes))),
-            "timing": dict(TIMING.get(scale, TIMING["ci"])),
+            "timing": dataclasses.asdict(config.timing),
         }
 
     def limits(self, scale: str) -> Limits:
