@@ -205,7 +205,10 @@ class TaskResult(NamedTuple):
 
 @dataclass
 class RunContext:
-    """Where one solution run happens. ``scratch`` is a throw-away copy of the workspace."""
+    """Where one solution run happens. ``scratch`` is a throw-away copy of the workspace.
+
+    One context per run: state a task keeps from :meth:`Task.solution_env` to :meth:`Task.grade`
+    goes in ``run_state``, never on the task object, so one task grades several runs at once."""
 
     task_id: str
     scratch: Path  # holds tasks/<id>/, lib/, weights/ copied from the workspace
@@ -214,6 +217,7 @@ class RunContext:
     output_dir: Path  # where the solution writes its artefacts
     seed: int
     scale: str
+    run_state: dict[str, Any] = field(default_factory=dict)  # the task's own, e.g. a one-time nonce; stays trusted
 
     @property
     def solution_dir(self) -> Path:

@@ -21,7 +21,6 @@ import secrets
 import shutil
 import statistics
 import tempfile
-import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -85,8 +84,6 @@ class KernelTask(Task):
         self.problem_path = Path(problem_path or self.folder / protocol.PROBLEM)
         self.sizes_override = sizes
         self.has_baseline = starter_is_baseline  # False: the starter is a template; eager PyTorch is the baseline
-        self._nonces: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     @functools.cached_property
     def problem(self) -> Problem:
@@ -154,8 +151,7 @@ class KernelTask(Task):
         nonce = secrets.token_hex(16)
         ctx.output_dir.mkdir(parents=True, exist_ok=True)
         (ctx.output_dir / protocol.NONCE).write_text(nonce)
-        with self._lock:
-            self._nonces[str(ctx.output_dir)] = nonce
+        ctx.run_state["nonce"] = nonce
         env["TRITON_INTERPRET"] = "0" if grader_sees_cuda() else "1"  # explicit: the host's value passes through otherwise
         return env
 
@@ -164,8 +160,7 @@ class KernelTask(Task):
         return sandbox_gpu_problem(sandbox)
 
     def grade(self, ctx: RunContext, run: ExecResult) -> Grade:
-        with self._lock:
-            nonce = self._nonces.pop(str(ctx.output_dir), "")
+        nonce = ctx.run_state.pop("nonce", "")
         digests = json.loads((ctx.private_dir / "digests.json").read_text())
         changed = changed_files(ctx.data_dir, digests)
         if changed:
