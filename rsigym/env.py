@@ -21,6 +21,7 @@ from gymnasium import spaces
 from rsigym import operations
 from rsigym.actions import Op, ParsedAction, parse_action
 from rsigym.envs.suites import load_suite
+from rsigym.constants import DEFAULT_TEXT_CHARS, MAX_ACTION_CHARS
 from rsigym.evaluation import SHARED_CACHE, Evaluator, SuiteResult, run_started
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
@@ -33,7 +34,6 @@ from rsigym.textspace import ObservationText
 from rsigym.trusted import load_settings, run_key, save_settings
 from rsigym.workspace import Workspace, edit_kind
 
-MAX_ACTION_CHARS = 200_000
 LOGGER = logging.getLogger(__name__)
 
 
@@ -152,7 +152,7 @@ class RSIEnv(gym.Env[dict, str]):
         model: str = "",
         covariates: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
-        max_text_chars: int = 16_000,
+        max_text_chars: int = DEFAULT_TEXT_CHARS,
         info_stats: bool = False,
         shared_cache: bool = True,
         backend: str = "local",

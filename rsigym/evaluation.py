@@ -18,6 +18,7 @@ from pathlib import Path
 from collections import OrderedDict
 from typing import Any, Mapping, MutableMapping, NamedTuple, Sequence
 
+from rsigym.constants import ERROR_TAIL_CHARS
 from rsigym.loss import suite_loss
 from rsigym.safecopy import UnsafeEntry, copy_regular_tree, unsafe_entries
 from rsigym.sandbox import ExecResult, Sandbox, spec_key
@@ -177,11 +178,6 @@ def run_task(
     public = task.loss(grade.public, grade.valid)
     private = task.loss(grade.private, grade.valid)
     return TaskResult(task.id, grade, public, private, run.seconds, False, run.tail(), files_read)
-
-
-# The observation shows the first 1200 characters of an error: the tail must fit, or its
-# last lines (a traceback's exception, say) are the part cut.
-ERROR_TAIL_CHARS = 1000
 
 
 # What ``_safe_grade`` says of a run the sandbox could not start (a host failure): it tells

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from rsigym.actions import Op, is_utf8
+from rsigym.constants import MAX_FILE_BYTES, MAX_KEEP_BYTES, MAX_WORKSPACE_BYTES, READ_CHARS, RUN_OUTPUT_CHARS
 from rsigym.merging import MergeError, merge_checkpoints
 from rsigym.patching import PatchError, apply_unified_diff
 from rsigym.render import OpResult
@@ -20,11 +21,6 @@ if TYPE_CHECKING:
     from rsigym.env import RSIEnv
 
 EDITING_OPS = frozenset({"write", "patch", "merge", "revert", "run"})
-MAX_FILE_BYTES = 8 * 1024**2  # a single write or patch
-MAX_KEEP_BYTES = 512 * 1024**2  # files a run may copy back
-MAX_WORKSPACE_BYTES = 4 * 1024**3  # all workspace files together: edits cannot fill the disk
-READ_CHARS = 12_000
-RUN_OUTPUT_CHARS = 4_000
 
 
 def apply(env: "RSIEnv", op: Op) -> OpResult:

@@ -37,6 +37,7 @@ from rsigym.envs.kernels.harness import protocol
 from rsigym.envs.kernels.harness.problem_file import Problem
 from rsigym.envs.kernels.roofline import DevicePeaks, measure_peaks, roofline_ms
 
+from rsigym.constants import GRADER_ERROR_TAIL_CHARS
 from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.scales import DEFAULT_SCALE, ScaleConfig, Timing, scale_table
 from rsigym.tasks import Grade, RunContext, Task, TaskSpec
@@ -168,7 +169,7 @@ class KernelTask(Task):
         try:
             records, tensors = read_outputs(ctx.output_dir, nonce)
         except ValueError as err:
-            return Grade(False, error=f"{err}\n{run.tail(900)}")  # observations show 1200 characters
+            return Grade(False, error=f"{err}\n{run.tail(GRADER_ERROR_TAIL_CHARS)}")
         device = "cuda" if grader_sees_cuda() else "cpu"
         if device == "cuda" and records.get("device") == "cpu":
             return Grade(False, error=GPU_HIDDEN)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
+from rsigym.constants import LOG_TAIL_CHARS, RUN_OUTPUT_BYTES
+
 
 class Limits(NamedTuple):
     """Resource limits for one sandboxed command. ``None`` leaves a limit unset."""
@@ -14,7 +16,7 @@ class Limits(NamedTuple):
     memory_bytes: int | None = 8 * 1024**3
     processes: int | None = 256
     file_size_bytes: int | None = 1024**3
-    output_bytes: int = 64 * 1024
+    output_bytes: int = RUN_OUTPUT_BYTES
 
 
 class ExecResult(NamedTuple):
@@ -31,7 +33,7 @@ class ExecResult(NamedTuple):
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out and not self.killed_reason
 
-    def tail(self, chars: int = 2000) -> str:
+    def tail(self, chars: int = LOG_TAIL_CHARS) -> str:
         """The last ``chars`` characters of stdout and stderr together, for observations."""
         text = self.stdout.rstrip()
         if self.stderr.strip():
