@@ -35,9 +35,9 @@ from rsigym.agents import AGENTS, make_agent, run_episode
 from rsigym.envs.suites import SUITES, load_suite
 from rsigym.evaluation import SHARED_DIRS, Evaluator, list_files, run_task
 from rsigym.runlog import RunLog, read_log
-from rsigym.scales import DEFAULT_SCALE, SCALES
 from rsigym.sandbox import Sandbox, make_sandbox, spec_key
 from rsigym.sandbox.common import process_alive
+from rsigym.scales import DEFAULT_SCALE, SCALES
 from rsigym.tasks import Task, TaskResult
 
 INSTALL_HINT = "pip install 'rsigym[ray]'"
