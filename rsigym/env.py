@@ -29,7 +29,7 @@ from rsigym.loss import LOSS_MAX, LOSS_MIN
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import RunLog, read_log
 from rsigym.sandbox import Sandbox, make_sandbox
-from rsigym.scales import SCALES
+from rsigym.scales import check_scale
 from rsigym.textspace import ObservationText
 from rsigym.trusted import load_settings, run_key, save_settings
 from rsigym.workspace import Workspace, edit_kind
@@ -158,8 +158,7 @@ class RSIEnv(gym.Env[dict, str]):
         backend: str = "local",
         ray_address: str | None = None,
     ):
-        if scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+        check_scale(scale)
         if iterations < 1:
             raise ValueError("iterations must be at least 1")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import rsigym.sandbox
 from rsigym.env import load_run
 from rsigym.evaluation import Evaluator
 from rsigym.sandbox import LocalSandbox, make_sandbox, register_sandbox
@@ -69,7 +70,8 @@ def test_a_spec_keeps_the_mode_auto_chose():
     assert (rebuilt.mode, rebuilt.isolate_network) == ("process", False) and rebuilt == process
 
 
-def test_custom_provider_round_trips_registered_and_in_a_fresh_process(tmp_path):
+def test_custom_provider_round_trips_registered_and_in_a_fresh_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(rsigym.sandbox, "PROVIDERS", dict(rsigym.sandbox.PROVIDERS))  # registered for this test only
     register_sandbox("marked", MarkedSandbox)
     sandbox = make_sandbox("marked", marker_dir=str(tmp_path), warm=False)
     assert isinstance(sandbox, MarkedSandbox) and make_sandbox(sandbox.spec()) == sandbox
@@ -92,6 +94,8 @@ def test_unknown_provider_and_bad_specs_say_what_is_wrong():
         make_sandbox({"provider": "local", "entry_point": "os.path:join"})
     with pytest.raises(ValueError, match="a sandbox spec holds"):
         make_sandbox({"name": "local"})
+    with pytest.raises(ValueError, match="MarkedSandbox.name is 'marked', not 'other'"):
+        register_sandbox("other", MarkedSandbox)
 
 
 def test_grade_cache_keys_include_the_sandbox_configuration(make_env):
