@@ -189,3 +189,16 @@ def test_docker_sandbox_with_its_image_arrives_equal_on_a_ray_worker(local_ray):
     sandbox = DockerSandbox(image=image_id, cpus=1.0)
     rebuilt = local_ray.get(local_ray.remote(lambda spec: make_sandbox(spec).spec()).remote(sandbox.spec()))
     assert rebuilt == sandbox.spec() and rebuilt["settings"]["image"] == image_id
+
+
+@pytest.mark.slow
+def test_ray_episodes_play_in_the_configured_custom_sandbox(local_ray, tmp_path):
+    from rsigym.distributed import run_episodes
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    sandbox = MarkedSandbox(marker_dir=str(marks), warm=False)
+    [result] = run_episodes("RSI-MLE-v0", "greedy", seeds=[0], env_kwargs={"tasks": FAST_TASKS, "sandbox": sandbox},
+                            iterations=1)
+    assert result.records and notes(marks)
+    assert all(note["pid"] != os.getpid() and note["spec"] == sandbox.spec() for note in notes(marks))
