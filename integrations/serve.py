@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rsigym.scales import SCALES
+
 TOKEN_ENV = "RSIGYM_SERVE_TOKEN"
 DEFAULT_PORT = 8000
 # Env keywords that `rsigym serve` sets from its own flags (so --env-kwargs may not set them).
@@ -192,7 +194,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--suite", default=None, help="suite name(s) of the env (default: the env's own)")
     serve.add_argument("--tasks", nargs="+", help="only these task ids")
     serve.add_argument("--iterations", type=int, default=None, help="evaluations per episode (default: the env's)")
-    serve.add_argument("--scale", default=None, choices=["ci", "full"])
+    serve.add_argument("--scale", default=None, choices=SCALES)
     serve.add_argument("--sandbox", default=None, help="sandbox provider (default: the env's, local)")
     serve.add_argument("--workers", type=int, default=None, help="tasks graded in parallel in each session")
     serve.add_argument("--agent", default=None, help="agent tag for the run logs")

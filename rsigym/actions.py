@@ -13,8 +13,8 @@ import re
 import reprlib
 from typing import Any, NamedTuple
 
-MAX_OPS_PER_ACTION = 32
-MAX_RUN_TIMEOUT = 600.0
+from rsigym.constants import MAX_OPS_PER_ACTION, MAX_RUN_TIMEOUT
+
 MAX_FENCES_TRIED = 64  # fenced blocks searched for an action: bounds the work a long reply can cause
 _FENCE_OPENER = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?", re.IGNORECASE)
 

@@ -26,6 +26,7 @@ from rsigym.backends import ray as ray_backend
 from rsigym.env import load_run
 from rsigym.registry import load_suite, suite_entry, suite_names
 from rsigym.runs import check_env_kwargs, episode_start, revert_run, run_dir_name, start_run
+from rsigym.scales import DEFAULT_SCALE, SCALES
 
 # More subcommands, each a "module:function" that adds its parsers to the ``rsigym`` parser
 # (``function(subparsers)``). Adding a subcommand is one line here. They are imported by name when
@@ -207,7 +208,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", default="runs")
-    run.add_argument("--scale", default="ci", choices=["ci", "full"])
+    run.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     run.add_argument("--sandbox", default="local")
     run.add_argument("--tasks", nargs="+", help="only these task ids")
     run.add_argument("--model", default="", help="model tag for the run log (LLM agents)")
@@ -257,7 +258,7 @@ def add_distributed(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--agent", default="greedy", choices=sorted(AGENTS))
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--out", default="runs", help="run logs go to OUT/<run_id>/log.jsonl")
-    parser.add_argument("--scale", default="ci", choices=["ci", "full"])
+    parser.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     parser.add_argument("--sandbox", default="local")
     parser.add_argument("--tasks", nargs="+", help="only these task ids")
     parser.add_argument("--workers", type=int, default=1, help="tasks graded in parallel within an episode")

@@ -23,6 +23,7 @@ from gymnasium import spaces
 from rsigym.actions import Op, ParsedAction, parse_action
 from rsigym.backends import evaluator_for
 from rsigym.registry import load_suite
+from rsigym.constants import DEFAULT_TEXT_CHARS, MAX_ACTION_CHARS
 from rsigym.evaluation import SHARED_CACHE, SuiteResult, disk_full_error
 from rsigym.frames import text_frame
 from rsigym.gradestore import GradeStore, grading_code_digest
@@ -31,12 +32,11 @@ from rsigym.operations import COMPUTE_USED_UP, EDITING_OPS, OpOutcome, Unforesee
 from rsigym.render import CHARSET, Header, OpResult, render
 from rsigym.runlog import FIELD_NAMES, LogRecord, RunLog, read_log
 from rsigym.sandbox import InfraError, Sandbox, make_sandbox
-from rsigym.tasks import SCALES
+from rsigym.scales import check_scale
 from rsigym.textspace import ObservationText
 from rsigym.trusted import load_settings, run_key, save_settings
 from rsigym.workspace import Workspace, edit_kind
 
-MAX_ACTION_CHARS = 200_000
 LOGGER = logging.getLogger(__name__)
 
 
@@ -105,7 +105,7 @@ class RSIEnv(gym.Env[dict, str]):
       only reads).
     - ``auto_evaluate`` (True): every step that changed the workspace ends with an evaluation.
     - ``step_cost`` (0.0): subtracted from every reward.
-    - ``sandbox`` ("local"): provider name or a :class:`~rsigym.sandbox.Sandbox`.
+    - ``sandbox`` ("local"): provider name, a :class:`~rsigym.sandbox.Sandbox` or its ``spec()``.
     - ``scale`` ("ci"): ``"ci"`` (seconds per task on a CPU) or ``"full"``.
     - ``run_dir``: where the workspace, private data, ``log.jsonl`` and ``tb/`` live (a temporary
       folder removed by ``close()``, or when the env is collected or its process exits, when not
@@ -162,7 +162,7 @@ class RSIEnv(gym.Env[dict, str]):
         compute_seconds: float | None = None,
         auto_evaluate: bool = True,
         step_cost: float = 0.0,
-        sandbox: str | Sandbox = "local",
+        sandbox: str | Sandbox | Mapping[str, Any] = "local",
         scale: str = "ci",
         run_dir: str | Path | None = None,
         workers: int = 1,
@@ -171,7 +171,7 @@ class RSIEnv(gym.Env[dict, str]):
         model: str = "",
         covariates: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
-        max_text_chars: int = 16_000,
+        max_text_chars: int = DEFAULT_TEXT_CHARS,
         info_stats: bool = False,
         shared_cache: bool = True,
         backend: str = "local",
@@ -179,8 +179,7 @@ class RSIEnv(gym.Env[dict, str]):
         infra_retries: int = 2,
         infra_backoff_s: float = 1.0,
     ):
-        if scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+        check_scale(scale)
         if iterations < 1:
             raise ValueError("iterations must be at least 1")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -330,7 +329,8 @@ class RSIEnv(gym.Env[dict, str]):
         state; ``env.json`` is a readable copy that nothing reads back."""
         if self.spec is None:
             return
-        kwargs = {k: (v.name if isinstance(v, Sandbox) else v) for k, v in self.spec.kwargs.items() if k != "run_dir"}
+        # A sandbox object is kept as its spec, so a resumed run gets the same configuration back.
+        kwargs = {k: (v.spec() if isinstance(v, Sandbox) else v) for k, v in self.spec.kwargs.items() if k != "run_dir"}
         settings = {"env_id": self.spec.id, "kwargs": kwargs}
         save_settings(self.run_dir, settings)
         (self.run_dir / "env.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")

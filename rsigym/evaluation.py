@@ -1,7 +1,7 @@
 """Scoring the agent system: run each task's solution in the sandbox, grade it outside.
 
 Grading is incremental. A task's grade is cached under a hash of its own folder, the seed,
-the scale, the sandbox and the names of the shared files, together with the list of shared
+the scale, the sandbox's configuration (its spec) and the names of the shared files, together with the list of shared
 files (``lib/``, ``weights/``) its run actually read and their contents. An edit re-runs
 only the tasks whose folder changed or whose run read a changed file; everything else is
 served from the cache.
@@ -20,9 +20,10 @@ from pathlib import Path
 from collections import OrderedDict
 from typing import Any, Mapping, MutableMapping, NamedTuple, Sequence
 
+from rsigym.constants import ERROR_TAIL_CHARS
 from rsigym.loss import suite_loss
 from rsigym.safecopy import UnsafeEntry, copy_regular_tree, unsafe_entries
-from rsigym.sandbox import ExecResult, InfraError, Sandbox
+from rsigym.sandbox import ExecResult, InfraError, Sandbox, spec_key
 from rsigym.tasks import Grade, RunContext, Task, TaskResult
 
 SHARED_DIRS = ("lib", "weights")  # workspace folders every solution run sees
@@ -196,11 +197,6 @@ def cut_by_cap(task: Task, scale: str, timeout_cap: float | None, result: TaskRe
     return stopped and timeout_cap is not None and timeout_cap < task.timeout(scale)
 
 
-# The observation shows the first 1200 characters of an error: the tail must fit, or its
-# last lines (a traceback's exception, say) are the part cut.
-ERROR_TAIL_CHARS = 1000
-
-
 # The ``killed_reason`` of a run the sandbox could not start (before any solution code ran):
 # a host failure, raised as ``InfraError`` so it is retried and masked, never graded or cached.
 START_FAILED = "start failed"
@@ -283,6 +279,9 @@ class Evaluator:
     ):
         self.tasks = list(tasks)
         self.sandbox = sandbox
+        # Grades are kept per sandbox configuration, not per provider name: the same solution may
+        # read what a confined run hides, so a process-mode grade must not serve a confined run.
+        self.sandbox_key = f"{sandbox.name}-{hashlib.sha256(spec_key(sandbox.spec()).encode()).hexdigest()[:16]}"
         self.weights = dict(weights)
         self.workers = max(1, int(workers))
         self._cache = SHARED_CACHE if cache is None else cache
@@ -305,7 +304,7 @@ class Evaluator:
         start = time.monotonic()
         shared = WorkspaceFiles(workspace)
         every_file = shared.digest_of(shared.names)
-        keys = {t.id: f"{self.sandbox.name}:{task_key(workspace, t.id, seed, scale, shared)}" for t in self.tasks}
+        keys = {t.id: f"{self.sandbox_key}:{task_key(workspace, t.id, seed, scale, shared)}" for t in self.tasks}
         found: dict[str, TaskResult] = {}
         self.inexact = set()
         for task in self.tasks:

@@ -24,6 +24,7 @@ import gymnasium as gym
 
 from rsigym.agent_brief import agent_instructions
 from rsigym.env import load_run
+from rsigym.scales import DEFAULT_SCALE, SCALES
 
 INSTRUCTIONS_FILE = "AGENT.md"
 
@@ -113,7 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--tasks", nargs="+", help="only these task ids")
     init.add_argument("--iterations", type=int, default=20, help="evaluations in the episode")
     init.add_argument("--seed", type=int, default=0)
-    init.add_argument("--scale", default="ci", choices=["ci", "full"])
+    init.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     init.add_argument("--sandbox", default="local")
     init.add_argument("--agent", default="external", help="agent tag for the run log, e.g. claude-code")
     init.add_argument("--model", default="", help="model tag for the run log")

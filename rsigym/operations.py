@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Mapping, NamedTuple, Protocol
 
 from rsigym.actions import Op, is_utf8
+from rsigym.constants import MAX_FILE_BYTES, MAX_KEEP_BYTES, MAX_WORKSPACE_BYTES, READ_CHARS, RUN_OUTPUT_CHARS
 from rsigym.merging import MergeError, merge_checkpoints
 from rsigym.patching import PatchError, apply_unified_diff
 from rsigym.render import OpResult
@@ -28,11 +29,6 @@ from rsigym.sandbox import InfraError, Sandbox
 from rsigym.workspace import PathRefused, Workspace, edit_kind
 
 EDITING_OPS = frozenset({"write", "patch", "merge", "revert", "run"})
-MAX_FILE_BYTES = 8 * 1024**2  # a single write or patch
-MAX_KEEP_BYTES = 512 * 1024**2  # files a run may copy back
-MAX_WORKSPACE_BYTES = 4 * 1024**3  # all workspace files together: edits cannot fill the disk
-READ_CHARS = 12_000
-RUN_OUTPUT_CHARS = 4_000
 COMPUTE_USED_UP = "the compute budget is used up"  # the start of every refusal for want of compute
 
 

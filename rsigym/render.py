@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from typing import NamedTuple, Sequence
 
 from rsigym.actions import protocol_text
+from rsigym.constants import ERROR_SHOWN_CHARS
 from rsigym.evaluation import SuiteResult
 from rsigym.tasks import Task
 from rsigym.workspace import DESCRIPTION
@@ -193,7 +194,7 @@ def render(
         lines.append("## Errors")
         for task_result in problems:
             # fenced, so that text a solution printed cannot pass for the env's own tables
-            error = task_result.grade.error.strip()[:1200].replace("`", "'")
+            error = task_result.grade.error.strip()[:ERROR_SHOWN_CHARS].replace("`", "'")
             lines += [f"- {task_result.task_id}:", "```", error, "```"]
         lines.append("")
     lines += list(notes)

@@ -27,10 +27,10 @@ import numpy as np
 from rsigym.loss import INVALID_LOSS, normalised_loss
 from rsigym.sandbox import ExecResult, Limits, Sandbox
 from rsigym.sandbox.hidden import hide_leak_sources, parse_leak_source
+from rsigym.scales import DEFAULT_SCALE, DEFAULT_TIMEOUT_S
 from rsigym.trusted import write_private
 
 CATEGORIES = ("mle", "kernel", "pretrain", "posttrain")
-SCALES = ("ci", "full")
 HUMAN_MINUTES = (10, 30, 120)
 
 
@@ -59,7 +59,7 @@ class TaskSpec:
     reference: float  # best known result or physical limit
     title: str = ""
     weight: float = 1.0
-    timeout: dict[str, float] = field(default_factory=lambda: {"ci": 120.0, "full": 1800.0})
+    timeout: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUT_S))
     medals: dict[str, float] | None = None  # gold/silver/bronze score thresholds
     edits: tuple[Edit, ...] = ()
     notes: str = ""
@@ -205,7 +205,10 @@ class TaskResult(NamedTuple):
 
 @dataclass
 class RunContext:
-    """Where one solution run happens. ``scratch`` is a throw-away copy of the workspace."""
+    """Where one solution run happens. ``scratch`` is a throw-away copy of the workspace.
+
+    One context per run: state a task keeps from :meth:`Task.solution_env` to :meth:`Task.grade`
+    goes in ``run_state``, never on the task object, so one task grades several runs at once."""
 
     task_id: str
     scratch: Path  # holds tasks/<id>/, lib/, weights/ copied from the workspace
@@ -214,6 +217,7 @@ class RunContext:
     output_dir: Path  # where the solution writes its artefacts
     seed: int
     scale: str
+    run_state: dict[str, Any] = field(default_factory=dict)  # the task's own, e.g. a one-time nonce; stays trusted
 
     @property
     def solution_dir(self) -> Path:
@@ -255,7 +259,7 @@ class Task(abc.ABC):
         return json.loads(path.read_text()) if path.exists() else {}
 
     def timeout(self, scale: str) -> float:
-        return float(self.spec.timeout.get(scale, self.spec.timeout.get("ci", 120.0)))
+        return float(self.spec.timeout.get(scale, self.spec.timeout.get(DEFAULT_SCALE, DEFAULT_TIMEOUT_S[DEFAULT_SCALE])))
 
     def limits(self, scale: str) -> Limits:
         """Resource limits for a solution run; the CPU limit follows the timeout."""

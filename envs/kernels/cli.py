@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from rsigym.envs.kernels.kernelbench import fast_p, load_kernelbench, problem_files, task_id_for
+from rsigym.scales import DEFAULT_SCALE, SCALES
 
 TEMPLATE_ERROR = "ModelNew(...) failed: NotImplementedError: write ModelNew"
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     importer.add_argument("--level", type=int, nargs="+", help="levels to import (default: all)")
     importer.add_argument("--grade", action="store_true", help="grade every problem's starter (or --solutions) in the sandbox")
     importer.add_argument("--solutions", help="a folder of solution files named like the problem files")
-    importer.add_argument("--scale", default="ci", choices=["ci", "full"])
+    importer.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     importer.add_argument("--workers", type=int, default=1, help="problems graded in parallel")
     importer.add_argument("--sandbox", default="local")
     importer.set_defaults(func=cmd_import)

@@ -12,6 +12,7 @@ writes the plan, and grades the harness's outputs against a reference it compute
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -20,7 +21,6 @@ import secrets
 import shutil
 import statistics
 import tempfile
-import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,15 @@ from rsigym.envs.kernels.harness import protocol
 from rsigym.envs.kernels.harness.problem_file import Problem
 from rsigym.envs.kernels.roofline import DevicePeaks, measure_peaks, roofline_ms
 
+from rsigym.constants import GRADER_ERROR_TAIL_CHARS
 from rsigym.sandbox import ExecResult, Limits, Sandbox
+from rsigym.scales import DEFAULT_SCALE, ScaleConfig, Timing, scale_table
 from rsigym.tasks import Grade, RunContext, Task, TaskSpec
 
 CPU_NOTE = "no CUDA GPU: graded for correctness and genuine Triton kernels under the interpreter; speed is not measured"
 # Medians of more repeats: a score is a reward, so starter-vs-starter must stay within ±0.05
 # (benchmarks/kernel_score_noise.py checks it on a GPU).
-TIMING = {"ci": {"repeats": 20, "warmup": 3}, "full": {"repeats": 50, "warmup": 10}}
+TIMING = scale_table(ci=Timing(repeats=20, warmup=3), full=Timing(repeats=50, warmup=10))
 HARNESS_DIR = Path(__file__).with_name("harness")
 HARNESS_PACKAGE = "rsigym_kernel_harness"  # the harness's name inside the data directory
 GPU_HIDDEN = (
@@ -83,8 +85,6 @@ class KernelTask(Task):
         self.problem_path = Path(problem_path or self.folder / protocol.PROBLEM)
         self.sizes_override = sizes
         self.has_baseline = starter_is_baseline  # False: the starter is a template; eager PyTorch is the baseline
-        self._nonces: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     @functools.cached_property
     def problem(self) -> Problem:
@@ -92,18 +92,23 @@ class KernelTask(Task):
 
     def shapes(self, scale: str) -> list[dict[str, Any]]:
         if self.sizes_override:
-            return [dict(s) for s in self.sizes_override.get(scale) or self.sizes_override.get("ci") or [{}]]
+            return [dict(s) for s in self.sizes_override.get(scale) or self.sizes_override.get(DEFAULT_SCALE) or [{}]]
         return self.problem.sizes(scale)
+
+    def scale_config(self, scale: str) -> ScaleConfig[list[dict[str, Any]]]:
+        """The shapes of ``scale`` (the problem file's ``SIZES`` unless overridden) and how they are timed."""
+        return ScaleConfig(self.shapes(scale), timing=TIMING.get(scale, TIMING[DEFAULT_SCALE]))
 
     def plan(self, scale: str) -> dict[str, Any]:
         """Shapes and splits: public = the first two shapes, private = every shape (fresh seeds)."""
-        shapes = self.shapes(scale)
+        config = self.scale_config(scale)
+        shapes = config.sizes
         return {
             "scale": scale,
             "shapes": shapes,
             "public": list(range(min(2, len(shapes)))),
             "private": list(range(len(shapes))),
-            "timing": dict(TIMING.get(scale, TIMING["ci"])),
+            "timing": dataclasses.asdict(config.timing),
         }
 
     def limits(self, scale: str) -> Limits:
@@ -147,8 +152,7 @@ class KernelTask(Task):
         nonce = secrets.token_hex(16)
         ctx.output_dir.mkdir(parents=True, exist_ok=True)
         (ctx.output_dir / protocol.NONCE).write_text(nonce)
-        with self._lock:
-            self._nonces[str(ctx.output_dir)] = nonce
+        ctx.run_state["nonce"] = nonce
         env["TRITON_INTERPRET"] = "0" if grader_sees_cuda() else "1"  # explicit: the host's value passes through otherwise
         return env
 
@@ -157,8 +161,7 @@ class KernelTask(Task):
         return sandbox_gpu_problem(sandbox)
 
     def grade(self, ctx: RunContext, run: ExecResult) -> Grade:
-        with self._lock:
-            nonce = self._nonces.pop(str(ctx.output_dir), "")
+        nonce = ctx.run_state.pop("nonce", "")
         digests = json.loads((ctx.private_dir / "digests.json").read_text())
         changed = changed_files(ctx.data_dir, digests)
         if changed:
@@ -166,7 +169,7 @@ class KernelTask(Task):
         try:
             records, tensors = read_outputs(ctx.output_dir, nonce)
         except ValueError as err:
-            return Grade(False, error=f"{err}\n{run.tail(900)}")  # observations show 1200 characters
+            return Grade(False, error=f"{err}\n{run.tail(GRADER_ERROR_TAIL_CHARS)}")
         device = "cuda" if grader_sees_cuda() else "cpu"
         if device == "cuda" and records.get("device") == "cpu":
             return Grade(False, error=GPU_HIDDEN)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -27,15 +28,34 @@ LIB_DIR = Path(__file__).parent / "lib"  # lmkit.py, copied into workspace/lib/ 
 GRADER_THREADS = 1  # more threads thrash when other runs share the cores
 
 
+# torch's thread count is process state (MKL's, and the default of threads yet to start) as well
+# as the calling thread's own OpenMP setting, while graders run in a thread pool. Saving and
+# restoring it per block would let one grader restore the count under another that is still
+# running. So the first block to enter saves the count, every block sets its own thread, and
+# the last block to leave restores it: while blocks overlap they all run with the same count.
+_threads_lock = threading.Lock()
+_threads_holders = 0
+_threads_before = 0  # the count before the first of the overlapping blocks entered
+
+
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` intra-op threads, restoring the previous setting afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(n, previous)))
+    """Run a block with ``min(n, the count outside)`` intra-op threads; the count outside comes
+    back when the last of the blocks running at the same time (in any thread) leaves."""
+    global _threads_holders, _threads_before
+    with _threads_lock:
+        if _threads_holders == 0:
+            _threads_before = torch.get_num_threads()
+        _threads_holders += 1
+        inside = max(1, min(n, _threads_before))
+        torch.set_num_threads(inside)
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        with _threads_lock:
+            _threads_holders -= 1
+            if _threads_holders == 0:
+                torch.set_num_threads(_threads_before)
 
 
 class CheckpointTask(Task):

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Mapping, MutableMapping, Sequence
 from rsigym.backends.local import EpisodeResult, play_episode, write_run
 from rsigym.evaluation import SHARED_DIRS, Evaluator, list_files, run_task
 from rsigym.registry import load_suite, suite_entry, suite_names
-from rsigym.sandbox import Sandbox, make_sandbox
+from rsigym.sandbox import Sandbox, make_sandbox, spec_key
 from rsigym.sandbox.common import process_alive
 from rsigym.tasks import Task, TaskResult
 
@@ -112,7 +112,9 @@ def run_episodes(
     ray = _ensure_connected(address)
     task = ray.remote(_play_episode_on_node).options(**{"num_cpus": 1, **(options or {})})
     seeds = [int(seed) for seed in seeds]
-    pending = {task.remote(env_id, agent, seed, dict(env_kwargs or {}), iterations): i for i, seed in enumerate(seeds)}
+    # A sandbox object travels as its spec (a Docker client, say, cannot be pickled); each episode builds its own.
+    env_kwargs = {k: (v.spec() if isinstance(v, Sandbox) else v) for k, v in (env_kwargs or {}).items()}
+    pending = {task.remote(env_id, agent, seed, env_kwargs, iterations): i for i, seed in enumerate(seeds)}
     results: list[EpisodeResult | None] = [None] * len(seeds)
     while pending:
         # Collect in finishing order, so logs of finished episodes are on disk if a later one fails.
@@ -186,10 +188,10 @@ class Grader:
         self.root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         atexit.register(shutil.rmtree, self.root, True)
         self.tasks: dict[TaskRef, Task] = {}
-        self.sandboxes: dict[str, Sandbox] = {}
+        self.sandboxes: dict[str, Sandbox] = {}  # by spec_key of the spec
         self.prepared: OrderedDict[tuple[str, int, str], Path] = OrderedDict()
 
-    def grade(self, ref: TaskRef, own: Files, shared: Files, sandbox: str, seed: int, scale: str,
+    def grade(self, ref: TaskRef, own: Files, shared: Files, sandbox: Mapping[str, Any], seed: int, scale: str,
               timeout_cap: float | None = None) -> tuple[TaskResult, str]:
         """Run and grade one task on the files sent; returns the result and this node's id."""
         task = self._task(ref)
@@ -214,10 +216,12 @@ class Grader:
             self.tasks[ref] = load_suite(suite, [task_id])[0]
         return self.tasks[ref]
 
-    def _sandbox(self, name: str) -> Sandbox:
-        if name not in self.sandboxes:
-            self.sandboxes[name] = make_sandbox(name)
-        return self.sandboxes[name]
+    def _sandbox(self, spec: Mapping[str, Any]) -> Sandbox:
+        """The sandbox the driver configured (``Sandbox.spec()``), built once per configuration."""
+        key = spec_key(spec)
+        if key not in self.sandboxes:
+            self.sandboxes[key] = make_sandbox(spec)
+        return self.sandboxes[key]
 
     def _prepare(self, task: Task, seed: int, scale: str) -> Path:
         key = (task.id, int(seed), scale)
@@ -278,7 +282,7 @@ class RayEvaluator(Evaluator):
         shared = ray.put(read_files(workspace, SHARED_DIRS))  # one copy in the object store for every task
         calls = [
             self._graders[self.tasks.index(task) % len(self._graders)].grade.remote(
-                self.refs[task.id], read_files(workspace, [f"tasks/{task.id}"]), shared, self.sandbox.name, seed, scale, timeout_cap)
+                self.refs[task.id], read_files(workspace, [f"tasks/{task.id}"]), shared, self.sandbox.spec(), seed, scale, timeout_cap)
             for task in todo
         ]
         graded = ray.get(calls)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import abc
+import json
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
+
+from rsigym.constants import LOG_TAIL_CHARS, RUN_OUTPUT_BYTES
 
 
 class InfraError(RuntimeError):
@@ -22,7 +25,7 @@ class Limits(NamedTuple):
     memory_bytes: int | None = 8 * 1024**3
     processes: int | None = 256
     file_size_bytes: int | None = 1024**3
-    output_bytes: int = 64 * 1024
+    output_bytes: int = RUN_OUTPUT_BYTES
 
 
 class ExecResult(NamedTuple):
@@ -39,7 +42,7 @@ class ExecResult(NamedTuple):
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out and not self.killed_reason
 
-    def tail(self, chars: int = 2000) -> str:
+    def tail(self, chars: int = LOG_TAIL_CHARS) -> str:
         """The last ``chars`` characters of stdout and stderr together, for observations."""
         text = self.stdout.rstrip()
         if self.stderr.strip():
@@ -55,6 +58,11 @@ class Sandbox(abc.ABC):
     ``cwd`` the command starts in. Providers never raise for what the command does:
     failures come back in the ``ExecResult``. They raise :class:`InfraError` when the host
     failed the run (engine gone, container killed from outside, worker lost).
+
+    A sandbox's configuration is plain JSON data, :meth:`spec`, and
+    ``rsigym.sandbox.make_sandbox(sandbox.spec())`` rebuilds an equal sandbox (in another
+    process too: a resumed run, a Ray worker). Two sandboxes are equal when their specs are.
+    A provider whose constructor takes arguments returns them from :meth:`settings`.
     """
 
     name: str = "abstract"
@@ -87,6 +95,38 @@ class Sandbox(abc.ABC):
 
     def close(self) -> None:
         """Release provider resources (containers, workers)."""
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON data) that rebuild this sandbox as configured.
+
+        Every setting that changes what a command may do or see belongs here: the grade cache
+        keys results by it. Objects that cannot travel (a client, a connection) stay out and
+        are made afresh by the constructor's defaults."""
+        return {}
+
+    def spec(self) -> dict[str, Any]:
+        """``{"provider": name, "entry_point": "module:Class", "settings": {...}}``, JSON data
+        that :func:`rsigym.sandbox.make_sandbox` turns back into an equal sandbox."""
+        cls = type(self)
+        return {
+            "provider": self.name,
+            "entry_point": f"{cls.__module__}:{cls.__qualname__}",
+            # Through JSON, so tuples become lists and a setting that is not plain data fails here.
+            "settings": json.loads(json.dumps(self.settings(), sort_keys=True)),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sandbox):
+            return NotImplemented
+        return self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(spec_key(self.spec()))
+
+
+def spec_key(spec: Mapping[str, Any]) -> str:
+    """A sandbox spec as one canonical string (sorted keys), for cache keys and hashing."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
 def start_dir(cwd: Path, workdir: str) -> Path:

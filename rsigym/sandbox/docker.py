@@ -91,12 +91,14 @@ class DockerSandbox(Sandbox):
             raise RuntimeError(f"image {self.image!r} not found; build it with docker/build_image.sh") from None
         path = next((item[5:] for item in image_env if item.startswith("PATH=")), "")
         self._bin_dirs = [folder for folder in path.split(":") if folder]
+        self._cpus_given = cpus  # the share asked for; each host caps it at its own core count
         self.cpus = min(cpus, os.cpu_count() or 1) if cpus else None
         self.python_path = python
         self.tmp_bytes = tmp_bytes
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
         self._devices = tuple(str(path) for path in devices)
         choice = gpu_passthrough.parse_gpus(gpus)
+        self._gpus_given = choice
         self._gpu_request = self._gpu_device_request(choice)
         # The nodes NVIDIA's runtime adds (its own choice; /dev/dri is not among them).
         self._gpu_nodes = tuple(
@@ -107,6 +109,18 @@ class DockerSandbox(Sandbox):
     def devices(self) -> tuple[str, ...]:
         """Host device paths containers see: those given, and the GPU nodes NVIDIA's runtime adds."""
         return self._devices + self._gpu_nodes
+
+    def settings(self) -> dict[str, object]:
+        """Every argument but ``client`` (a rebuilt sandbox connects from its own environment);
+        ``image`` as resolved, so a rebuilt sandbox runs the same image whatever its environment says."""
+        return {
+            "image": self.image,
+            "cpus": self._cpus_given,
+            "python": self.python_path,
+            "tmp_bytes": self.tmp_bytes,
+            "gpus": self._gpus_given if isinstance(self._gpus_given, str) else list(self._gpus_given),
+            "devices": list(self._devices),
+        }
 
     def _gpu_device_request(self, choice: str | tuple[int, ...]) -> DeviceRequest | None:
         """The GPU request of every container: all of this host's GPUs, the listed ones, or none."""

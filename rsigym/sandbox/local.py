@@ -148,6 +148,7 @@ class LocalSandbox(Sandbox):
         gpus: gpu_passthrough.GpuChoice = "all",
         devices: Sequence[str | Path] = (),
     ):
+        self._python_given = python  # None: the interpreter running rsigym, wherever the sandbox is rebuilt
         self.python_path = python or sys.executable
         if isolate_network == "auto":
             isolate_network = network_namespace_available()
@@ -164,19 +165,37 @@ class LocalSandbox(Sandbox):
             "bundled test data, private task files and the host key (use confined mode or docker)"
         )
         self.tmp_bytes = tmp_bytes
+        self.uid_base = uid_base
         self._uids = _uid_pool(uid_base)
         self._bin_dirs = [str(Path(self.python_path).parent)]
         self._visible = [*SYSTEM_DIRS, *_interpreter_dirs(self.python_path)] if confine else []
         self.warm = bool(warm)
         self.preload = tuple(warm_workers.DEFAULT_PRELOAD if preload is None else preload)
+        self._gpus_given = gpu_passthrough.parse_gpus(gpus)
+        self._devices_given = tuple(map(str, devices))
         self.gpu = gpu_passthrough.discover(gpus)
-        self._devices = tuple(dict.fromkeys([*map(str, devices), *self.gpu.devices]))
+        self._devices = tuple(dict.fromkeys([*self._devices_given, *self.gpu.devices]))
         if confine:
             self._visible += [folder for folder in self.gpu.library_dirs if not _under_system_dirs(folder)]
 
     def devices(self) -> tuple[str, ...]:
         """Host device paths passed to commands (GPU nodes included), beyond the standard few."""
         return self._devices
+
+    def settings(self) -> dict[str, object]:
+        """The arguments as resolved here: the mode and network isolation ``"auto"`` chose stay
+        chosen, so a rebuilt sandbox confines as this one does (or fails to start where it cannot)."""
+        return {
+            "isolate_network": self.isolate_network,
+            "python": self._python_given,
+            "confine": self.mode == "confined",
+            "uid_base": self.uid_base,
+            "tmp_bytes": self.tmp_bytes,
+            "warm": self.warm,
+            "preload": list(self.preload),
+            "gpus": self._gpus_given if isinstance(self._gpus_given, str) else list(self._gpus_given),
+            "devices": list(self._devices_given),
+        }
 
     def python(self) -> str:
         return self.python_path

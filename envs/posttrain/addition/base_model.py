@@ -1,7 +1,8 @@
 """The base model of posttrain/addition: pre-trained on a noisy arithmetic "web", deterministically, and cached.
 
 Building it takes tens of CPU seconds, so the checkpoint is cached under ``$RSIGYM_CACHE``
-(default ``~/.cache/rsigym``), keyed by the scale and a digest of the recipe. It does not depend
+(default ``~/.cache/rsigym``), keyed by the scale and a digest of the recipe (the recipes of the
+scales are in the task's scale table, ``SCALE_CONFIGS`` in :mod:`.task`). It does not depend
 on the episode seed: every episode post-trains the same base model, and seeds vary the problems
 and the solution's run. Bump :data:`BUILDER_VERSION` when this code changes what gets built.
 """
@@ -44,12 +45,6 @@ class Recipe:
                          n_layers=self.n_layers, n_heads=self.n_heads, d_ff=4 * self.d_model)
 
 
-RECIPES = {
-    "ci": Recipe(max_digits=2, error_rate=0.3, d_model=64, n_layers=2, n_heads=4, context=32, steps=1000, batch_size=32, lr=3e-3),
-    "full": Recipe(max_digits=3, error_rate=0.3, d_model=96, n_layers=3, n_heads=4, context=48, steps=6000, batch_size=64, lr=2e-3),
-}
-
-
 def cache_root() -> Path:
     return Path(os.environ.get("RSIGYM_CACHE") or Path.home() / ".cache" / "rsigym")
 
@@ -77,9 +72,9 @@ def pretrain(recipe: Recipe, seed: int = PRETRAIN_SEED) -> GPT:
     return model.eval()
 
 
-def base_checkpoint(scale: str) -> Path:
-    """The folder holding the cached base model for ``scale`` (``model.safetensors`` + ``config.json``), built if missing."""
-    recipe = RECIPES[scale]
+def base_checkpoint(recipe: Recipe, scale: str) -> Path:
+    """The folder holding the cached base model of ``recipe``, the recipe of ``scale`` (``model.safetensors`` +
+    ``config.json``), built if missing."""
     digest = hashlib.sha256(repr(recipe).encode()).hexdigest()[:10]
     folder = cache_root() / "posttrain-addition" / f"{scale}-v{BUILDER_VERSION}-{digest}"
     if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():

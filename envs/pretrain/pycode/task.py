@@ -21,6 +21,7 @@ import numpy as np
 
 from rsigym.checkpoints import GPT, Caps
 from rsigym.envs.lm.grading import CheckpointTask, stream_bits
+from rsigym.scales import ScaleConfig, scale_table
 from rsigym.tasks import Grade, RunContext
 
 SPLIT_SEED = 20_240_611  # fixed: the public train/validation split is a property of the corpus
@@ -42,13 +43,14 @@ class Scale:
     test_bytes: int  # per split (public and private)
     max_params: int
     max_context: int
-    cpu_seconds: int  # compute budget of one solution run
 
 
-SCALES = {
-    "ci": Scale(train_bytes=4_000_000, valid_bytes=200_000, test_bytes=64_000, max_params=500_000, max_context=1024, cpu_seconds=90),
-    "full": Scale(train_bytes=None, valid_bytes=1_000_000, test_bytes=500_000, max_params=20_000_000, max_context=4096, cpu_seconds=7200),
-}
+SCALE_CONFIGS = scale_table(
+    ci=ScaleConfig(Scale(train_bytes=4_000_000, valid_bytes=200_000, test_bytes=64_000, max_params=500_000, max_context=1024),
+                   cpu_seconds=90),
+    full=ScaleConfig(Scale(train_bytes=None, valid_bytes=1_000_000, test_bytes=500_000, max_params=20_000_000, max_context=4096),
+                     cpu_seconds=7200),
+)
 
 
 def stdlib_files(root: Path | None = None) -> list[Path]:
@@ -96,14 +98,14 @@ class PyCodeTask(CheckpointTask):
     """Bits per byte on held-out standard-library files; the reference is a recorded strong run."""
 
     def cpu_budget(self, scale: str) -> int:
-        return SCALES[scale].cpu_seconds
+        return SCALE_CONFIGS[scale].cpu_seconds
 
     def caps(self, scale: str) -> Caps:
-        sizes = SCALES[scale]
+        sizes = SCALE_CONFIGS[scale].sizes
         return Caps(max_params=sizes.max_params, vocab_size=256, max_context=sizes.max_context)
 
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
-        sizes = SCALES[scale]
+        sizes = SCALE_CONFIGS[scale].sizes
         files = stdlib_files()
         if not files:
             raise RuntimeError(f"no standard-library sources found under {sysconfig.get_paths()['stdlib']}")
@@ -127,9 +129,9 @@ class PyCodeTask(CheckpointTask):
             "train_files": len(splits["train"]),
             "max_params": caps.max_params,
             "max_context": caps.max_context,
-            "cpu_budget_s": sizes.cpu_seconds,
+            "cpu_budget_s": self.cpu_budget(scale),
             "timeout_s": self.timeout(scale),
-            "scale": asdict(sizes),
+            "scale": {**asdict(sizes), "cpu_seconds": self.cpu_budget(scale)},
         }
         (data_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 

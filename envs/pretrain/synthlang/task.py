@@ -18,6 +18,7 @@ import numpy as np
 from rsigym.checkpoints import GPT, Caps
 from rsigym.envs.lm.grading import CheckpointTask, documents_bits
 from rsigym.envs.pretrain.synthlang.language import Automaton, random_automaton, related_automaton
+from rsigym.scales import ScaleConfig, scale_table
 from rsigym.tasks import Grade, RunContext
 
 RELATED_DISTANCES = (0.25, 0.5, 0.9)  # fraction of states each related language redraws
@@ -39,15 +40,14 @@ class Scale:
     test: int  # per split (public and private)
     max_params: int
     max_context: int
-    cpu_seconds: int  # compute budget of one solution run
 
 
-SCALES = {
-    "ci": Scale(n_states=48, n_symbols=16, doc_len=64, curated=300, related_each=400, crawl=2400, valid=200,
-                test=400, max_params=250_000, max_context=1024, cpu_seconds=90),
-    "full": Scale(n_states=96, n_symbols=16, doc_len=128, curated=3000, related_each=4000, crawl=24000,
-                  valid=1000, test=2000, max_params=5_000_000, max_context=4096, cpu_seconds=7200),
-}
+SCALE_CONFIGS = scale_table(
+    ci=ScaleConfig(Scale(n_states=48, n_symbols=16, doc_len=64, curated=300, related_each=400, crawl=2400, valid=200,
+                         test=400, max_params=250_000, max_context=1024), cpu_seconds=90),
+    full=ScaleConfig(Scale(n_states=96, n_symbols=16, doc_len=128, curated=3000, related_each=4000, crawl=24000,
+                           valid=1000, test=2000, max_params=5_000_000, max_context=4096), cpu_seconds=7200),
+)
 
 
 def build_crawl(target: Automaton, n_docs: int, length: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,15 +69,15 @@ class SynthLangTask(CheckpointTask):
     reference_limit = 0.0  # the score is the excess over the exact entropy, so 0 is the floor
 
     def cpu_budget(self, scale: str) -> int:
-        return SCALES[scale].cpu_seconds
+        return SCALE_CONFIGS[scale].cpu_seconds
 
     def caps(self, scale: str) -> Caps:
-        sizes = SCALES[scale]
+        sizes = SCALE_CONFIGS[scale].sizes
         return Caps(max_params=sizes.max_params, vocab_size=sizes.n_symbols + 1, min_context=sizes.doc_len,
                     max_context=sizes.max_context)
 
     def prepare(self, seed: int, scale: str, data_dir: Path, private_dir: Path) -> None:
-        sizes = SCALES[scale]
+        sizes = SCALE_CONFIGS[scale].sizes
         rng = self.instance_rng(seed, private_dir)
         target = random_automaton(rng, sizes.n_states, sizes.n_symbols)
         relatives = [related_automaton(target, rng, distance) for distance in RELATED_DISTANCES]
@@ -104,9 +104,9 @@ class SynthLangTask(CheckpointTask):
             "max_params": caps.max_params,
             "min_context": caps.min_context,
             "max_context": caps.max_context,
-            "cpu_budget_s": sizes.cpu_seconds,
+            "cpu_budget_s": self.cpu_budget(scale),
             "timeout_s": self.timeout(scale),
-            "scale": asdict(sizes),
+            "scale": {**asdict(sizes), "cpu_seconds": self.cpu_budget(scale)},
         }
         (data_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         target.save(private_dir / "target.npz")
@@ -118,7 +118,7 @@ class SynthLangTask(CheckpointTask):
     def score(self, model: GPT, ctx: RunContext) -> Grade:
         floor = json.loads((ctx.private_dir / "floor.json").read_text())["entropy_bits"]
         target = Automaton.load(ctx.private_dir / "target.npz")
-        bos = SCALES[ctx.scale].n_symbols
+        bos = SCALE_CONFIGS[ctx.scale].sizes.n_symbols
         bits, source_bits = {}, {}
         for split in ("public", "private"):
             docs = np.load(ctx.private_dir / f"{split}_test.npy").astype(np.int64)

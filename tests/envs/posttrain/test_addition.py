@@ -1,6 +1,7 @@
 """addition: problems, the cached base model, greedy decoding and the grader."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 
 from rsigym.checkpoints import build_model, load_checkpoint, save_checkpoint
 from rsigym.envs.posttrain import SUITE_DIR
-from rsigym.envs.posttrain.addition import base_model
+from rsigym.envs.posttrain.addition import task as addition_task
 from rsigym.envs.posttrain.addition.base_model import Recipe, base_checkpoint, pretrain
 from rsigym.envs.posttrain.addition.problems import SEP, decode, encode, sample_operands, unique_problems, web_corpus
 from rsigym.envs.posttrain.addition.task import AdditionTask, greedy_answers, prompt
@@ -68,15 +69,16 @@ def test_pretraining_is_deterministic_and_leaves_the_global_rng_alone():
 def tiny_base(tmp_path, monkeypatch):
     """A three-step base model in a private cache, so these tests build in a second."""
     monkeypatch.setenv("RSIGYM_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(base_model.RECIPES, "ci", TINY)
+    ci = addition_task.SCALE_CONFIGS["ci"]
+    monkeypatch.setitem(addition_task.SCALE_CONFIGS, "ci", dataclasses.replace(ci, sizes=dataclasses.replace(ci.sizes, recipe=TINY)))
     return tmp_path
 
 
 def test_the_base_model_is_built_once_and_cached(tiny_base):
-    folder = base_checkpoint("ci")
+    folder = base_checkpoint(TINY, "ci")
     assert folder.is_relative_to(tiny_base / "cache")
     built = (folder / "model.safetensors").stat().st_mtime_ns
-    assert base_checkpoint("ci") == folder
+    assert base_checkpoint(TINY, "ci") == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == built
     assert load_checkpoint(folder, AdditionTask(SUITE_DIR / "addition").caps("ci")).config == TINY.architecture()
 

@@ -11,7 +11,7 @@ import torch
 from rsigym.checkpoints import GPTConfig, build_model, save_checkpoint
 from rsigym.envs.pretrain import SUITE_DIR
 from rsigym.envs.lm.grading import stream_bits
-from rsigym.envs.pretrain.pycode.task import SCALES, SEPARATOR, TEST_SOURCES, PyCodeTask, is_test_source, split_files, stdlib_files
+from rsigym.envs.pretrain.pycode.task import SCALE_CONFIGS, SEPARATOR, TEST_SOURCES, PyCodeTask, is_test_source, split_files, stdlib_files
 from rsigym.sandbox import ExecResult
 from rsigym.tasks import RunContext
 
@@ -81,12 +81,12 @@ def prepared(tmp_path_factory):
 def test_prepare_writes_capped_training_text_and_keeps_test_files_private(prepared):
     task, root = prepared
     train = (root / "data" / "train.bin").read_bytes()
-    assert len(train) == SCALES["ci"].train_bytes
+    assert len(train) == SCALE_CONFIGS["ci"].sizes.train_bytes
     assert b"def " in train and SEPARATOR in train
     meta = json.loads((root / "data" / "meta.json").read_text())
     assert meta["vocab_size"] == 256 and meta["training_tokens"] == len(train)
     public = (root / "private" / "public_test.bin").read_bytes()
-    assert len(public) == SCALES["ci"].test_bytes
+    assert len(public) == SCALE_CONFIGS["ci"].sizes.test_bytes
     assert public[:2000] not in train and public[:2000] not in (root / "data" / "valid.bin").read_bytes()
     assert sorted(p.name for p in (root / "data").iterdir()) == ["meta.json", "train.bin", "valid.bin"]
 

@@ -11,7 +11,7 @@ import torch
 from rsigym.checkpoints import GPTConfig, build_model, save_checkpoint
 from rsigym.envs.pretrain import SUITE_DIR
 from rsigym.envs.pretrain.synthlang.language import Automaton, random_automaton, related_automaton
-from rsigym.envs.pretrain.synthlang.task import SCALES, SynthLangTask
+from rsigym.envs.pretrain.synthlang.task import SCALE_CONFIGS, SynthLangTask
 from rsigym.sandbox import ExecResult
 from rsigym.tasks import RunContext
 
@@ -89,7 +89,7 @@ def prepared(tmp_path_factory):
 
 def test_prepare_writes_the_stream_and_keeps_the_test_text_private(prepared):
     task, root = prepared
-    sizes = SCALES["ci"]
+    sizes = SCALE_CONFIGS["ci"].sizes
     meta = json.loads((root / "data" / "meta.json").read_text())
     assert meta["bos"] == sizes.n_symbols and meta["vocab_size"] == sizes.n_symbols + 1
     assert np.load(root / "data" / "curated.npy").shape == (sizes.curated, sizes.doc_len)
