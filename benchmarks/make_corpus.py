@@ -35,15 +35,16 @@ from rsigym.agents import AGENTS, make_agent, run_episode
 from rsigym.envs.suites import load_suite
 
 OUT = Path(__file__).resolve().parent / "data" / "corpus"
+# house-prices is left out: its gradient-boosting configurations take tens of seconds each to grade.
 TASK_SUBSETS: tuple[tuple[str, ...], ...] = (
-    ("digits",), ("wine",), ("breast-cancer",), ("diabetes",), ("house-prices",),
-    ("digits", "wine"), ("breast-cancer", "diabetes"), ("wine", "house-prices"),
-    ("digits", "diabetes", "house-prices"), ("breast-cancer", "digits", "wine"),
+    ("digits",), ("wine",), ("breast-cancer",), ("diabetes",),
+    ("digits", "wine"), ("breast-cancer", "diabetes"), ("breast-cancer", "wine"),
+    ("digits", "diabetes", "wine"), ("breast-cancer", "digits", "wine"), ("breast-cancer", "digits"),
 )
 # Held out: every run of these agents and every run touching these tasks (so the held-out score
 # measures generalisation to an unseen agent and an unseen task, not memory of seen curves).
 HELD_OUT_AGENTS = ("llm",)
-HELD_OUT_TASKS = ("house-prices",)
+HELD_OUT_TASKS = ("diabetes",)  # the one regression task left: the furthest from the others
 # Budgets and seeds per agent: (budgets, seeds). The random agent gets the most seeds because its
 # curves vary the most; greedy and search stop early when their menus are exhausted. The env (its
 # data split) is reset with ``seed % ENV_SEEDS``: agents' seeds vary more than the data does, which

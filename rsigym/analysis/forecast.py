@@ -53,6 +53,7 @@ METHODS = ("persistence", "linear", "parametric", "learned")
 FEATURES = ("log_horizon_ratio", "gain_fraction_so_far", "recent_gain", "improving_fraction", "staleness",
             "log_k", "best_k", "linear_gain", "horizon_x_recent")
 MODEL_PATH = Path(__file__).with_name("forecast_model.json")
+MAX_HORIZONS = 2000  # horizons forecast on the way to N; beyond k + 2000 they are spaced geometrically
 
 
 class ForecastError(ValueError):
@@ -88,30 +89,38 @@ def _scale(best_k: float) -> float:
     return abs(best_k) + SCALE_FLOOR
 
 
-def linear_gain(curve: Curve, k: int, horizon: int) -> float:
-    """z of the naive linear forecast: best-so-far's least-squares slope over iterations k/2..k, to N."""
+def _linear_slope(curve: Curve, k: int) -> float:
+    """Least-squares slope of best-so-far over iterations k/2..k (0 with fewer than two points)."""
     part = curve.upto(k)
     keep = (part.iteration >= k / 2) & np.isfinite(part.best)
     t, y = part.iteration[keep], part.best[keep]
     if len(t) < 2 or np.ptp(t) == 0:
         return 0.0
-    slope = float(np.polyfit(t, y, 1)[0])
-    return max(0.0, -slope * (horizon - k)) / _scale(float(np.nanmin(part.best)))
+    return float(np.polyfit(t, y, 1)[0])
+
+
+def linear_gain(curve: Curve, k: int, horizon: int) -> float:
+    """z of the naive linear forecast: best-so-far's least-squares slope over iterations k/2..k, to N."""
+    return max(0.0, -_linear_slope(curve, k) * (horizon - k)) / _scale(float(np.nanmin(curve.upto(k).best)))
+
+
+def _parametric_fit(curve: Curve, k: int):
+    part = curve.upto(k)
+    try:
+        return fit_all(part.iteration, part.best)[0]
+    except ValueError:
+        return None
 
 
 def parametric_gain(curve: Curve, k: int, horizon: int) -> float:
     """z of the AICc-chosen parametric fit to iterations 0..k (0 when no family can be fitted)."""
-    part = curve.upto(k)
-    best_k = float(np.nanmin(part.best))
-    try:
-        fit = fit_all(part.iteration, part.best)[0]
-    except ValueError:
-        return 0.0
-    return max(0.0, best_k - float(fit(horizon))) / _scale(best_k)
+    fit = _parametric_fit(curve, k)
+    best_k = float(np.nanmin(curve.upto(k).best))
+    return 0.0 if fit is None else max(0.0, best_k - float(fit(horizon))) / _scale(best_k)
 
 
-def features(curve: Curve, k: int, horizon: int) -> np.ndarray:
-    """What the learned method sees of iterations 0..k (order: :data:`FEATURES`)."""
+def feature_rows(curve: Curve, k: int, horizons: Sequence[int]) -> np.ndarray:
+    """What the learned method sees of iterations 0..k, one row per horizon (columns: :data:`FEATURES`)."""
     part = curve.upto(k)
     best = part.best
     finite = np.isfinite(best)
@@ -120,19 +129,27 @@ def features(curve: Curve, k: int, horizon: int) -> np.ndarray:
     scale = _scale(best_k)
     improved = np.flatnonzero(np.diff(np.where(finite, best, np.inf)) < 0)
     last_gain_at = float(part.iteration[improved[-1] + 1]) if improved.size else 0.0
-    log_ratio = math.log(max(horizon, 1) / k)
     recent = (part.best_at(k / 2) - best_k) / scale if math.isfinite(part.best_at(k / 2)) else 0.0
-    return np.array([
+    horizons = np.asarray(horizons, dtype=float)
+    log_ratio = np.log(np.maximum(horizons, 1) / k)
+    linear = np.maximum(0.0, -_linear_slope(curve, k) * (horizons - k)) / scale
+    constant = lambda value: np.full(len(horizons), float(value))  # noqa: E731
+    return np.column_stack([
         log_ratio,
-        (best_0 - best_k) / (abs(best_0) + SCALE_FLOOR),
-        recent,
-        improved.size / max(len(part) - 1, 1),
-        (k - last_gain_at) / k,
-        math.log(k),
-        best_k,
-        linear_gain(curve, k, horizon),
+        constant((best_0 - best_k) / (abs(best_0) + SCALE_FLOOR)),
+        constant(recent),
+        constant(improved.size / max(len(part) - 1, 1)),
+        constant((k - last_gain_at) / k),
+        constant(math.log(k)),
+        constant(best_k),
+        linear,
         log_ratio * recent,
     ])
+
+
+def features(curve: Curve, k: int, horizon: int) -> np.ndarray:
+    """What the learned method sees of iterations 0..k for one horizon (order: :data:`FEATURES`)."""
+    return feature_rows(curve, k, [horizon])[0]
 
 
 def to_losses(best_k: float, z: np.ndarray) -> np.ndarray:
@@ -366,13 +383,25 @@ def forecast(run: Run | Curve, horizon: int, k: int | None = None, model: Foreca
     method = method or model.method
     if method not in METHODS:
         raise ValueError(f"unknown forecast method {method!r}; methods: {METHODS}")
-    part = curve.upto(k)
-    best_k = float(np.nanmin(part.best))
+    best_k = float(np.nanmin(curve.upto(k).best))
     if horizon == k:  # nothing left to forecast
         return Forecast(k, horizon, best_k, best_k, best_k, (best_k,) * len(LEVELS), "observed", best_k)
-    example = Example("", "", k, horizon, best_k, math.nan, features(curve, k, horizon),
-                      parametric_gain(curve, k, horizon) if method == "parametric" else 0.0)
-    quantiles = model.loss_quantiles(method, example)
+    # Every horizon k+1..N is forecast and each quantile is the lowest over them, so a forecast
+    # never rises with N (the best-so-far loss cannot).
+    horizons = np.unique(np.geomspace(k + 1, horizon, MAX_HORIZONS).round().astype(int)) \
+        if horizon - k > MAX_HORIZONS else np.arange(k + 1, horizon + 1)
+    rows = feature_rows(curve, k, horizons)
+    if method == "learned":
+        z = model.learned.predict(rows)
+    elif method == "parametric":
+        fit = _parametric_fit(curve, k)
+        gains = np.zeros(len(horizons)) if fit is None else np.maximum(0.0, best_k - fit(horizons)) / _scale(best_k)
+        z = np.repeat(gains[:, None], len(LEVELS), axis=1)
+    else:
+        z = np.repeat(rows[:, FEATURES.index("linear_gain")][:, None] if method == "linear"
+                      else np.zeros((len(horizons), 1)), len(LEVELS), axis=1)
+    z = np.sort(z + np.asarray(model.shifts[method]), axis=1)
+    quantiles = np.min([to_losses(best_k, row) for row in z], axis=0)
     return Forecast(k, horizon, float(quantiles[LEVELS.index(0.5)]), float(quantiles[LEVELS.index(0.1)]),
                     float(quantiles[LEVELS.index(0.9)]), tuple(map(float, quantiles)), method, best_k)
 
