@@ -18,7 +18,7 @@ ATTRIBUTION_KINDS = ("code", "weight", "harness", "other")
 VELOCITY_BASES = ("best", "final")
 # Velocity per compute-hour is reported (else NaN, "n/a") only after this much compute: over a few
 # seconds the ratio of a gain to a sliver of an hour reads as thousands per hour and means nothing.
-MIN_COMPUTE_SECONDS_FOR_RATE = 60.0
+MIN_COMPUTE_SECONDS_FOR_RATE = 10.0
 
 
 @dataclass

@@ -112,13 +112,6 @@ def _parametric_fit(curve: Curve, k: int):
         return None
 
 
-def parametric_gain(curve: Curve, k: int, horizon: int) -> float:
-    """z of the AICc-chosen parametric fit to iterations 0..k (0 when no family can be fitted)."""
-    fit = _parametric_fit(curve, k)
-    best_k = float(np.nanmin(curve.upto(k).best))
-    return 0.0 if fit is None else max(0.0, best_k - float(fit(horizon))) / _scale(best_k)
-
-
 def feature_rows(curve: Curve, k: int, horizons: Sequence[int]) -> np.ndarray:
     """What the learned method sees of iterations 0..k, one row per horizon (columns: :data:`FEATURES`)."""
     part = curve.upto(k)
@@ -205,13 +198,15 @@ def known_until(run: Run) -> int:
     return last
 
 
-def make_example(run: Run, k: int, horizon: int, with_parametric: bool = True) -> Example:
+def make_examples(run: Run, k: int, horizons: Sequence[int]) -> list[Example]:
+    """The cases (k, N) of one run for each N in ``horizons`` (one parametric fit serves them all)."""
     curve = run.curve()
-    part = curve.upto(k)
-    best_k = float(np.nanmin(part.best))
-    return Example(f"{run.label}|{'+'.join(sorted(run.tasks))}", run.key, k, horizon, best_k,
-                   curve.best_at(horizon), features(curve, k, horizon),
-                   parametric_gain(curve, k, horizon) if with_parametric else 0.0)
+    best_k = float(np.nanmin(curve.upto(k).best))
+    fit = _parametric_fit(curve, k)
+    group = f"{run.label}|{'+'.join(sorted(run.tasks))}"
+    return [Example(group, run.key, k, horizon, best_k, curve.best_at(horizon), row,
+                    0.0 if fit is None else max(0.0, best_k - float(fit(horizon))) / _scale(best_k))
+            for horizon, row in zip(horizons, feature_rows(curve, k, horizons))]
 
 
 TRAINING_KS = (4, 6, 8, 12, 16, 24)
@@ -225,8 +220,9 @@ def training_examples(runs: Iterable[Run], ks: Sequence[int] = TRAINING_KS,
     for run in runs:
         until = known_until(run)
         for k in ks:
-            if k >= MIN_K and len(run.curve().upto(k)) > MIN_K:
-                out += [make_example(run, k, r * k) for r in ratios if r * k <= until]
+            horizons = [r * k for r in ratios if r * k <= until]
+            if k >= MIN_K and horizons and len(run.curve().upto(k)) > MIN_K:
+                out += make_examples(run, k, horizons)
     return out
 
 
