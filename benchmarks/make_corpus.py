@@ -8,7 +8,8 @@ already seen are served by the process's shared grade cache. The LLM agent
 (``baselines/llm_agent.py``) is played against a scripted OpenAI-compatible server on
 127.0.0.1 that this script starts: its HTTP client, prompts and action parsing are the real
 ones, its "model" is a seeded script (see :class:`ScriptedChat`). Only each run's
-``log.jsonl`` and ``env.json`` are kept, under ``runs/<name>/``; ``manifest.json`` lists every
+``log.jsonl`` and ``env.json`` are kept, under ``runs/<name>/``, and packed into ``runs.tar.gz``
+(what the repository holds: the logs compress about 15-fold); ``manifest.json`` lists every
 run with its agent, tasks, budget, seed and split (train or held out, and why), and how long
 generation took. Runs already in the output folder are skipped, so an interrupted generation
 resumes.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tarfile
 import multiprocessing
 import random
 import shutil
@@ -236,6 +238,25 @@ def write_manifest(out: Path, configs: list[RunConfig], seconds: float | None, p
     return manifest
 
 
+def pack(out: Path) -> Path:
+    """``out/runs.tar.gz``: every run folder under ``out/runs``, in name order."""
+    archive = out / "runs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for run in sorted((out / "runs").iterdir()):
+            for name in ("env.json", "log.jsonl"):
+                tar.add(run / name, arcname=f"runs/{run.name}/{name}")
+    return archive
+
+
+def unpack(corpus: Path = OUT, into: Path | None = None) -> Path:
+    """The folder holding ``runs/<name>/log.jsonl``: ``corpus`` itself once unpacked (the default), else ``into``."""
+    target = into or corpus
+    if not (target / "runs").is_dir():
+        with tarfile.open(corpus / "runs.tar.gz") as tar:
+            tar.extractall(target, filter="data")
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
@@ -262,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             results = [r for part in pool.map(worker, [(s, args.out, i) for i, s in enumerate(shards)]) for r in part]
     seconds = time.monotonic() - started
     manifest = write_manifest(args.out, configs, seconds if results else 0.0, args.processes)
+    pack(args.out)
     failed = [r for r in results if "error" in r]
     print(f"{len(results)} runs generated in {seconds:.0f} s ({len(failed)} failed); corpus: {manifest['n_runs']} "
           f"runs, {manifest['n_train']} train, {manifest['n_held_out']} held out -> {args.out}")

@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,17 @@ from rsigym.loss import LOSS_MIN
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "benchmarks" / "data" / "corpus"
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 RESULTS = ROOT / "benchmarks" / "data" / "forecast_backtest.json"
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    """The corpus's run folders, unpacked from benchmarks/data/corpus/runs.tar.gz."""
+    into = tmp_path_factory.mktemp("corpus")
+    with tarfile.open(CORPUS / "runs.tar.gz") as tar:
+        tar.extractall(into, filter="data")
+    return into / "runs"
 
 
 def as_curve(loss, compute_per_iteration: float = 60.0) -> Curve:
@@ -26,10 +37,9 @@ def as_curve(loss, compute_per_iteration: float = 60.0) -> Curve:
     return Curve(t, t * compute_per_iteration, loss)
 
 
-def corpus_runs(split: str) -> list:
-    manifest = json.loads((CORPUS / "manifest.json").read_text())
-    names = [entry["name"] for entry in manifest["runs"] if entry["split"] == split]
-    return load_runs([CORPUS / "runs" / name for name in names])
+def corpus_runs(runs_dir: Path, split: str) -> list:
+    names = [entry["name"] for entry in MANIFEST["runs"] if entry["split"] == split]
+    return load_runs([runs_dir / name for name in names])
 
 
 CURVES = {
@@ -96,17 +106,18 @@ def test_velocity_per_compute_hour_needs_a_minimum_of_compute():
     assert long.velocity_per_compute_hour == pytest.approx(0.5 / (2 * MIN_COMPUTE_SECONDS_FOR_RATE / 3600))
 
 
-def test_corpus_is_large_and_split_by_agent_and_task():
-    manifest = json.loads((CORPUS / "manifest.json").read_text())
-    assert manifest["n_runs"] >= 200 and manifest["generation_seconds"] > 0
-    for entry in manifest["runs"]:
-        unseen = entry["agent"] in manifest["held_out_agents"] or set(entry["tasks"]) & set(manifest["held_out_tasks"])
+def test_corpus_is_large_and_split_by_agent_and_task(runs_dir):
+    assert MANIFEST["n_runs"] >= 200 and MANIFEST["generation_seconds"] > 0
+    assert {entry["agent"] for entry in MANIFEST["runs"]} >= {"random", "greedy", "search", "llm"}
+    for entry in MANIFEST["runs"]:
+        unseen = entry["agent"] in MANIFEST["held_out_agents"] or set(entry["tasks"]) & set(MANIFEST["held_out_tasks"])
         assert (entry["split"] == "held_out") == bool(unseen)
-        assert (CORPUS / "runs" / entry["name"] / "log.jsonl").is_file()
+        (run,) = load_runs([runs_dir / entry["name"]])
+        assert run.agent == entry["agent"] and run.budget == entry["budget"] and sorted(run.tasks) == sorted(entry["tasks"])
 
 
-def test_rsigym_predict_on_corpus_runs():
-    runs = sorted((CORPUS / "runs").iterdir())[:2]
+def test_rsigym_predict_on_corpus_runs(runs_dir):
+    runs = sorted(runs_dir.iterdir())[:2]
     done = subprocess.run([sys.executable, "-m", "rsigym", "predict", *map(str, runs), "--n", "100"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -119,9 +130,9 @@ def test_rsigym_predict_on_corpus_runs():
     assert too_short.returncode == 2 and f"at least k = {MIN_K}" in too_short.stderr
 
 
-def test_backtest_on_a_slice_matches_the_recorded_order_of_magnitude():
+def test_backtest_on_a_slice_matches_the_recorded_order_of_magnitude(runs_dir):
     recorded = json.loads(RESULTS.read_text())["summaries"]["all held-out runs"]
-    cases = score_runs(corpus_runs("held_out")[::4])
+    cases = score_runs(corpus_runs(runs_dir, "held_out")[::4])
     summary = summarise_scores(cases)
     assert summary["n"] >= 10
     for key in ("crps", "persistence_crps"):
@@ -129,17 +140,17 @@ def test_backtest_on_a_slice_matches_the_recorded_order_of_magnitude():
     assert abs(summary["coverage_80"] - recorded["coverage_80"]) < 0.3
 
 
-def test_training_keeps_the_method_with_the_best_cross_validated_crps():
-    model = train(corpus_runs("train")[::8], folds=3)
+def test_training_keeps_the_method_with_the_best_cross_validated_crps(runs_dir):
+    model = train(corpus_runs(runs_dir, "train")[::8], folds=3)
     assert set(model.cv_scores) == set(METHODS)
     assert model.method == min(METHODS, key=lambda m: model.cv_scores[m]["crps"])
     assert all(0 <= scores["coverage"] <= 1 for scores in model.cv_scores.values())
 
 
-def test_leaderboard_shows_the_forecast_at_twice_the_budget():
+def test_leaderboard_shows_the_forecast_at_twice_the_budget(runs_dir):
     from rsigym.analysis.leaderboard import leaderboard
 
-    runs = corpus_runs("train")[:6]
+    runs = corpus_runs(runs_dir, "train")[:6]
     for entry in leaderboard(runs):
         best = np.mean([np.nanmin(summary.run.curve().best) for summary in entry.runs])
         assert math.isfinite(entry.forecast_2x_budget)
