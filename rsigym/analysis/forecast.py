@@ -15,7 +15,7 @@ Methods (:data:`METHODS`):
 * ``persistence``  z = 0: the loss stays at best(k);
 * ``linear``       the trend of best-so-far over the second half of 0..k, extrapolated to N;
 * ``parametric``   the AICc choice of the curve families in :mod:`rsigym.analysis.fits`;
-* ``learned``      linear quantile regression of z on :func:`features` (one model per level).
+* ``learned``      linear quantile regression of z on :func:`feature_rows` (one model per level).
 
 Each method's quantiles are calibrated with conformal shifts: on the training corpus, grouped by
 agent and task set so no group is both fitted and scored, the τ-quantile of ``z_true − ẑ_τ`` is
@@ -138,11 +138,6 @@ def feature_rows(curve: Curve, k: int, horizons: Sequence[int]) -> np.ndarray:
         linear,
         log_ratio * recent,
     ])
-
-
-def features(curve: Curve, k: int, horizon: int) -> np.ndarray:
-    """What the learned method sees of iterations 0..k for one horizon (order: :data:`FEATURES`)."""
-    return feature_rows(curve, k, [horizon])[0]
 
 
 def to_losses(best_k: float, z: np.ndarray) -> np.ndarray:
