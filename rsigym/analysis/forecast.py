@@ -6,9 +6,11 @@ keeps its best iteration would hold). Every method predicts the further *relativ
     z = (best(k) − best(N)) / (|best(k)| + SCALE_FLOOR)   ≥ 0
 
 as a set of quantiles at :data:`LEVELS`, which are turned back into losses. That makes every
-forecast non-increasing in N's direction (never above best(k)), bounded below by the loss floor
-−1, and shrunk toward the reference (loss 0) where it would pass it: the part of a forecast below
-0 is halved, since the corpus shows almost no run beating its task's reference.
+forecast never above best(k) and, as each quantile is the lowest over the horizons k+1..N,
+non-increasing in N; bounded below by the loss floor −1, and shrunk toward the
+reference (loss 0) where it would pass it: the part of a forecast below 0 is halved. A third of
+the corpus's runs do end below 0, but mostly by little (18 % below −0.05), and a forecast past
+the reference is the least supported part of an extrapolation.
 
 Methods (:data:`METHODS`):
 
