@@ -12,6 +12,7 @@ AGENTS: dict[str, str] = {
     "greedy": "rsigym.baselines.greedy:GreedyAgent",
     "llm": "rsigym.baselines.llm_agent:LLMAgent",
     "random": "rsigym.baselines.random_agent:RandomAgent",
+    "search": "rsigym.baselines.search:SearchAgent",
 }
 
 

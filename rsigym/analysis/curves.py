@@ -1,9 +1,10 @@
 """Improvement curves and the velocity metrics defined in docs/analysis.md.
 
 A :class:`Curve` is the public suite loss at each evaluation (iteration 0 is the starter
-system). The metrics use the best-so-far curve where an agent could have kept its best
-iteration (t½, area), and the final loss where they judge what the agent ended with (gain,
-velocity, gap closed).
+system). Velocity is measured on the best-so-far curve by default (an agent can always keep or
+revert to its best iteration), as are t½ and the area; ``curve_metrics(curve, on="final")``
+measures velocity on the final loss instead. Gain and gap closed judge what the agent ended with
+(the final loss), and the gain's attribution to edit kinds telescopes to that gain.
 """
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from typing import Sequence
 import numpy as np
 
 ATTRIBUTION_KINDS = ("code", "weight", "harness", "other")
+VELOCITY_BASES = ("best", "final")
+# Velocity per compute-hour is reported (else NaN, "n/a") only after this much compute: over a few
+# seconds the ratio of a gain to a sliver of an hour reads as thousands per hour and means nothing.
+MIN_COMPUTE_SECONDS_FOR_RATE = 10.0
 
 
 @dataclass
@@ -72,16 +77,23 @@ class CurveMetrics:
     compute_hours: float  # compute spent after the starter's evaluation
     gain: float  # L0 - LT
     gap_closed: float  # (L0 - LT) / L0; the gap is the distance to the reference (loss 0)
-    velocity: float  # gain per iteration
-    velocity_per_compute_hour: float
+    velocity: float  # (L0 - best loss) per iteration, or (L0 - LT) per iteration with on="final"
+    velocity_per_compute_hour: float  # the same gain per compute-hour; NaN below MIN_COMPUTE_SECONDS_FOR_RATE
     t_half: float  # iterations until the best-so-far loss first reaches L0 / 2 (inf: never)
     t_half_compute_s: float  # the same in compute seconds after the starter's evaluation
     auc_best: float  # mean of best-so-far / L0 over the iterations: 1 = no progress, 0 = reference at once
     attribution: dict[str, float]  # gain per edit kind; sums to ``gain``
 
 
-def curve_metrics(curve: Curve) -> CurveMetrics:
-    """Gain, gap closed, velocity per iteration and per compute-hour, t½, area and attribution."""
+def curve_metrics(curve: Curve, on: str = "best") -> CurveMetrics:
+    """Gain, gap closed, velocity per iteration and per compute-hour, t½, area and attribution.
+
+    ``on`` is what velocity measures: ``"best"`` (default) the gain of the best-so-far loss,
+    ``"final"`` the gain of the final loss. Velocity per compute-hour is NaN until the run has
+    spent :data:`MIN_COMPUTE_SECONDS_FOR_RATE` of compute after the starter's evaluation.
+    """
+    if on not in VELOCITY_BASES:
+        raise ValueError(f"velocity is measured on one of {VELOCITY_BASES}, not {on!r}")
     if len(curve) == 0:
         raise ValueError("empty curve: the log has no evaluation")
     l0, lt = float(curve.loss[0]), float(curve.loss[-1])
@@ -90,17 +102,20 @@ def curve_metrics(curve: Curve) -> CurveMetrics:
     hours = float(elapsed[-1]) / 3600.0
     gain = l0 - lt
     best = curve.best
+    best_loss = float(np.nanmin(best))
+    measured = l0 - best_loss if on == "best" else gain
     half_reached = np.flatnonzero(best <= l0 / 2) if l0 > 0 else np.array([], dtype=int)
     return CurveMetrics(
         initial_loss=l0,
         final_loss=lt,
-        best_loss=float(np.nanmin(best)),
+        best_loss=best_loss,
         iterations=iterations,
         compute_hours=hours,
         gain=gain,
         gap_closed=gain / l0 if l0 > 0 else math.nan,
-        velocity=gain / iterations if iterations > 0 else math.nan,
-        velocity_per_compute_hour=gain / hours if hours > 0 else math.nan,
+        velocity=measured / iterations if iterations > 0 else math.nan,
+        velocity_per_compute_hour=(measured / hours if hours * 3600.0 >= MIN_COMPUTE_SECONDS_FOR_RATE
+                                   else math.nan),
         t_half=float(curve.iteration[half_reached[0]]) if half_reached.size else math.inf,
         t_half_compute_s=float(elapsed[half_reached[0]]) if half_reached.size else math.inf,
         auc_best=_normalised_area(curve.iteration, best, l0),

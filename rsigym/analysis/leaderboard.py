@@ -60,6 +60,7 @@ class Entry:
     auc_best: float
     attribution: dict[str, float] = field(default_factory=dict)
     roles: dict[str, float] = field(default_factory=dict)  # factory runs: mean gain per role
+    forecast_2x_budget: float = math.nan  # mean forecast best-so-far loss at twice the runs' budgets
 
     @property
     def seeds(self) -> list[int | None]:
@@ -98,6 +99,18 @@ def _role_gains(summaries: Iterable[RunSummary]) -> dict[str, float]:
     return {role: _mean(split.get(role, 0.0) for split in splits) for role in roles}
 
 
+def forecast_at_twice_budget(run: Run) -> float:
+    """The run's forecast best-so-far loss at twice its budget (its last iteration when the budget is
+    unknown), from every logged iteration; NaN when the run is too short to forecast."""
+    from rsigym.analysis.forecast import ForecastError, forecast
+
+    last = int(run.curve().iteration[-1])
+    try:
+        return forecast(run, 2 * (run.budget or last), last).value
+    except ForecastError:
+        return math.nan
+
+
 def leaderboard(runs: Iterable[Run], level: float = 0.95) -> list[Entry]:
     """Entries ranked by mean velocity per iteration (best first)."""
     groups: dict[str, list[RunSummary]] = {}
@@ -120,6 +133,7 @@ def leaderboard(runs: Iterable[Run], level: float = 0.95) -> list[Entry]:
             auc_best=_mean(m.auc_best for m in metrics),
             attribution={kind: _mean(m.attribution[kind] for m in metrics) for kind in ATTRIBUTION_KINDS},
             roles=_role_gains(summaries),
+            forecast_2x_budget=_mean(forecast_at_twice_budget(s.run) for s in summaries),
         ))
     entries.sort(key=lambda e: -e.velocity if math.isfinite(e.velocity) else math.inf)
     return entries

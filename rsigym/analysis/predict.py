@@ -1,10 +1,12 @@
 """Predicting L(N) from the first k iterations, and backtesting those predictions on logged runs.
 
 The target is the best-so-far public loss at iteration N: what an agent that keeps its best
-iteration would hold. The parametric predictor fits the curve families of
-:mod:`rsigym.analysis.fits` to iterations 0..k and takes the AICc choice; its interval comes
-from a residual bootstrap that refits every family and chooses again. Persistence (``L(N) = best(k)``) is the baseline
-any predictor has to beat.
+iteration would hold. :func:`predict` is the calibrated forecast of :mod:`rsigym.analysis.forecast`
+(the method chosen by cross-validated CRPS on the run corpus; k ≥ ``MIN_K`` = 4). The parametric
+predictor :func:`predict_curve` fits the curve families of :mod:`rsigym.analysis.fits` to
+iterations 0..k and takes the AICc choice; its interval comes from a residual bootstrap that
+refits every family and chooses again. It is one of the forecaster's methods, kept for the
+report's per-run plots. Persistence (``L(N) = best(k)``) is the baseline any predictor has to beat.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from rsigym.analysis.curves import Curve
 from rsigym.analysis.fits import fit_all
+from rsigym.analysis.forecast import forecast
 from rsigym.analysis.runlog import Run
 from rsigym.loss import LOSS_MIN
 
@@ -63,9 +66,14 @@ def predict_curve(curve: Curve, k: int, horizon: int, level: float = 0.8, n_boot
                       fit.family, fit.params, best_k)
 
 
-def predict(run: Run | Curve, k: int, horizon: int, level: float = 0.8, n_boot: int = 100) -> Prediction:
-    """``predict(run, k, N)``: the best-so-far loss at iteration N predicted from iterations 0..k."""
-    return predict_curve(run.curve() if isinstance(run, Run) else run, k, horizon, level, n_boot)
+def predict(run: Run | Curve, k: int, horizon: int) -> Prediction:
+    """``predict(run, k, N)``: the best-so-far loss at iteration N forecast from iterations 0..k.
+
+    The value is the forecast's median and (low, high) its calibrated 80 % interval; ``family``
+    names the forecast method. Raises :class:`~rsigym.analysis.forecast.ForecastError` for k < 4.
+    """
+    result = forecast(run, horizon, k)
+    return Prediction(k, horizon, result.value, result.low, result.high, result.method, {}, result.best_at_k)
 
 
 @dataclass(frozen=True)

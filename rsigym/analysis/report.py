@@ -90,21 +90,23 @@ def _entry_horizon(entry: Entry, options: Options) -> str:
 def _leaderboard_section(entries: list[Entry], options: Options) -> tuple[str, list[str], list[list]]:
     header = ["rank", "agent+model", "seeds", "velocity /iter", "95% CI", "velocity /compute-h", "95% CI",
               "gap closed", "final public", "final private", "private − public", "t½ (median)", "area",
-              "50% horizon (min) [95% CI]"]
+              "50% horizon (min) [95% CI]", "forecast L(2×budget)"]
     rows, csv_rows = [], []
     for rank, e in enumerate(entries, start=1):
         horizon = _entry_horizon(e, options)
         rows.append([rank, e.label, len(e.runs), md.number(e.velocity), md.interval(*e.velocity_interval),
                      md.number(e.velocity_per_compute_hour), md.interval(*e.velocity_per_compute_hour_interval),
                      md.number(e.gap_closed), md.number(e.final_loss), md.number(e.private_loss),
-                     md.number(e.private_public_gap), md.number(e.t_half), md.number(e.auc_best), horizon])
+                     md.number(e.private_public_gap), md.number(e.t_half), md.number(e.auc_best), horizon,
+                     md.number(e.forecast_2x_budget)])
         csv_rows.append([rank, e.label, len(e.runs), " ".join(map(str, e.seeds)), e.velocity, *e.velocity_interval,
                          e.velocity_per_compute_hour, *e.velocity_per_compute_hour_interval, e.gap_closed,
                          e.final_loss, e.private_loss, e.private_public_gap, e.t_half, e.auc_best]
-                        + [e.attribution[k] for k in ATTRIBUTION_KINDS])
+                        + [e.attribution[k] for k in ATTRIBUTION_KINDS] + [e.forecast_2x_budget])
     csv_header = ["rank", "agent_model", "runs", "seeds", "velocity", "velocity_low", "velocity_high",
                   "velocity_per_compute_hour", "vph_low", "vph_high", "gap_closed", "final_loss", "private_loss",
-                  "private_public_gap", "t_half", "auc_best"] + [f"gain_{k}" for k in ATTRIBUTION_KINDS]
+                  "private_public_gap", "t_half", "auc_best"] + [f"gain_{k}" for k in ATTRIBUTION_KINDS] + [
+                  "forecast_2x_budget"]
     return md.table(header, rows), csv_header, csv_rows
 
 

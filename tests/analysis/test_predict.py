@@ -3,7 +3,7 @@ import pytest
 
 from rsigym.analysis.curves import Curve
 from rsigym.analysis.learned import LearnedPredictor, compare_predictors, curve_features, FEATURES
-from rsigym.analysis.predict import backtest, default_ks, predict, summarise_backtest
+from rsigym.analysis.predict import backtest, default_ks, predict, predict_curve, summarise_backtest
 from rsigym.analysis.runlog import load_runs
 
 
@@ -12,15 +12,21 @@ def as_curve(loss) -> Curve:
     return Curve(t, t * 60.0, loss)
 
 
-def test_prediction_of_a_power_law_from_its_first_third(curve_of):
+def test_parametric_prediction_of_a_power_law_from_its_first_third(curve_of):
     truth = curve_of(0.2, 0.8, 0.7, 30)
     noisy = curve_of(0.2, 0.8, 0.7, 30, noise=0.004, seed=4)
-    p = predict(as_curve(noisy), k=10, horizon=30)
+    p = predict_curve(as_curve(noisy), k=10, horizon=30)
     # From 11 noisy points a Weibull can pass for the power law: the point estimate only has to
     # beat persistence clearly, and the interval (which re-chooses the family) has to cover the truth.
     assert abs(p.value - truth[30]) < 0.6 * abs(p.best_at_k - truth[30])
     assert p.low <= truth[30] <= p.high
     assert p.low <= p.value <= p.high <= p.best_at_k  # best-so-far never rises
+
+
+def test_predict_is_the_calibrated_forecast(curve_of):
+    p = predict(as_curve(curve_of(0.2, 0.8, 0.7, 30)), k=10, horizon=30)
+    assert p.family in ("persistence", "linear", "parametric", "learned")
+    assert p.low <= p.value <= p.high <= p.best_at_k
 
 
 def test_predict_rejects_a_horizon_before_k(curve_of):
