@@ -40,7 +40,7 @@ def do_bench_ms(task, shape: dict) -> float:
 
 def check(tasks: list, scale: str, repeats: int, tolerance: float) -> bool:
     from rsigym.sandbox import LocalSandbox
-    from rsigym.tasks import score_solution
+    from rsigym.contract import score_solution
 
     sandbox = LocalSandbox()
     print(f"| problem | scores ({repeats} gradings) | within ±{tolerance:g} | shape | solution median ms | CV solution | "

@@ -24,7 +24,7 @@ from rsigym.envs.kernels import KernelTask, load_tasks
 
 from rsigym.evaluation import Evaluator
 from rsigym.sandbox import LocalSandbox
-from rsigym.tasks import score_solution
+from rsigym.contract import score_solution
 
 CPU_BUDGET_S = 45.0
 

@@ -1,7 +1,7 @@
 """What the suites' calibration scripts share: recording measured figures in ``task.json`` and
 the command line ``python -m rsigym.envs.<suite>.calibrate [TASK ...] [--seeds ...]``.
 
-The scores themselves come from :func:`rsigym.tasks.score_solution`, the one way to grade a
+The scores themselves come from :func:`rsigym.contract.score_solution`, the one way to grade a
 solution outside an episode.
 """
 from __future__ import annotations

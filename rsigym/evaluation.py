@@ -23,7 +23,7 @@ from typing import Any, Mapping, MutableMapping, NamedTuple, Sequence
 from rsigym.constants import ERROR_TAIL_CHARS
 from rsigym.loss import suite_loss
 from rsigym.safecopy import UnsafeEntry, copy_regular_tree, unsafe_entries
-from rsigym.sandbox import ExecResult, InfraError, Sandbox, spec_key
+from rsigym.sandbox import ExecResult, InfraError, LocalSandbox, Sandbox, spec_key
 from rsigym.tasks import Grade, RunContext, Task, TaskResult
 
 SHARED_DIRS = ("lib", "weights")  # workspace folders every solution run sees
@@ -368,3 +368,51 @@ class Evaluator:
 
 
 READ_SETS_KEPT = 8  # read sets remembered per task key (one per distinct version of what it read)
+
+
+def score_solution(
+    task: Task,
+    files: Mapping[str, str | bytes] | Path | None = None,
+    seed: int = 0,
+    scale: str = "ci",
+    sandbox: Sandbox | None = None,
+    weights: Mapping[str, Path] | None = None,
+    lib: Mapping[str, str | bytes] | None = None,
+) -> TaskResult:
+    """Grade a solution of ``task`` in a fresh workspace and a fresh instance for ``seed``.
+
+    The solution is the task's starter overlaid with ``files``: a folder copied over it, or a
+    map from paths inside ``workspace/tasks/<id>/`` to their contents. ``weights`` maps file
+    names to files copied into ``workspace/weights/``; ``lib`` maps paths inside
+    ``workspace/lib/`` to their contents (over the suite's shared ``lib/``). It runs in
+    ``sandbox`` (default: a :class:`~rsigym.sandbox.LocalSandbox`) exactly as an evaluation in
+    the env runs it. This is the one way to grade a single solution outside an episode:
+    calibration, benchmarks, tests and :func:`check_task` all use it."""
+    with tempfile.TemporaryDirectory(prefix=f"rsigym-score-{task.id}-") as tmp:
+        root = Path(tmp)
+        workspace = root / "workspace"
+        solution = workspace / "tasks" / task.id
+        if task.starter_dir.is_dir():
+            shutil.copytree(task.starter_dir, solution)
+        solution.mkdir(parents=True, exist_ok=True)
+        if task.shared_lib_dir:
+            shutil.copytree(task.shared_lib_dir, workspace / "lib")
+        (workspace / "lib").mkdir(exist_ok=True)
+        (workspace / "weights").mkdir()
+        for name, source in (weights or {}).items():
+            shutil.copyfile(source, workspace / "weights" / name)
+        if isinstance(files, (str, Path)):
+            shutil.copytree(files, solution, dirs_exist_ok=True)
+        else:
+            _write_files(solution, files or {})
+        _write_files(workspace / "lib", lib or {})
+        data, private = root / "data" / task.id, root / "private" / task.id
+        task.prepare(seed, scale, data, private)
+        return run_task(task, workspace, data, private, sandbox or LocalSandbox(), seed, scale)
+
+
+def _write_files(folder: Path, files: Mapping[str, str | bytes]) -> None:
+    for relative, content in files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -1,4 +1,4 @@
-"""The leak audit of :func:`rsigym.tasks.check_task`: can a solution get at a task's test labels
+"""The leak audit of :func:`rsigym.contract.check_task`: can a solution get at a task's test labels
 without learning anything?
 
 A lookup attacker gets everything a solution gets, plus whatever an agent could compute
@@ -37,7 +37,8 @@ import pandas as pd
 
 from rsigym.sandbox import Sandbox
 from rsigym.sandbox.hidden import resolve_leak_source
-from rsigym.tasks import INSTANCE_SECRET_FILE, RunContext, Task, TaskResult, score_solution, using_host_key_file
+from rsigym.tasks import INSTANCE_SECRET_FILE, RunContext, Task, TaskResult, using_host_key_file
+from rsigym.evaluation import score_solution
 
 ATTACKER = Path(__file__).with_name("_leak_lookup.py")
 USUAL_SEEDS = (0, 1, 2, 3, 7, 42, 1234, 2024)

@@ -1,4 +1,4 @@
-"""The task contract: every task of every built-in suite passes ``rsigym.tasks.check_task``, and
+"""The task contract: every task of every built-in suite passes ``rsigym.contract.check_task``, and
 the check catches the tasks that break it.
 
 The leak audit part of the contract runs on every task in tests/redteam/test_leak_audit.py
@@ -15,7 +15,7 @@ import pytest
 
 from rsigym.registry import load_suite, suite_entry, suite_names
 from rsigym.loss import INVALID_LOSS
-from rsigym.tasks import TASK_CHECKS, TaskCheckError, check_task, malformed_solutions, score_solution
+from rsigym.contract import TASK_CHECKS, TaskCheckError, check_task, malformed_solutions, score_solution
 
 ALL_TASKS = load_suite(tuple(name for name in suite_names() if not suite_entry(name).takes_argument))
 CHECKS = tuple(check for check in TASK_CHECKS if check != "leaks")

@@ -20,7 +20,8 @@ from rsigym.calibration import calibration_main, record_calibration
 from rsigym.envs.lm.grading import CheckpointTask
 from rsigym.registry import load_suite
 from rsigym.sandbox import Sandbox
-from rsigym.tasks import TaskResult, score_solution
+from rsigym.tasks import TaskResult
+from rsigym.contract import score_solution
 
 
 def lm_tasks() -> list[CheckpointTask]:
@@ -41,7 +42,7 @@ def score_config(
     sandbox: Sandbox | None = None,
     weights: dict[str, Path] | None = None,
 ) -> TaskResult:
-    """:func:`~rsigym.tasks.score_solution` of the starter with ``config`` replacing its config.json.
+    """:func:`~rsigym.contract.score_solution` of the starter with ``config`` replacing its config.json.
     ``weights`` maps file names to files copied into the workspace's ``weights/``.
     """
     files = None if config is None else {"config.json": json.dumps(config, indent=2)}

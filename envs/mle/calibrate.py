@@ -19,7 +19,7 @@ from rsigym.calibration import calibration_main, record_calibration
 from rsigym.envs.mle import load_tasks
 from rsigym.envs.mle.task import MLETask
 from rsigym.medals import medal_thresholds
-from rsigym.tasks import score_solution
+from rsigym.contract import score_solution
 
 
 def mean_score(task: MLETask, solution: Path | None, config: dict | None, seed: int) -> float | None:

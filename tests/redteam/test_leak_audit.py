@@ -1,4 +1,4 @@
-"""The leak audit of the task contract (``rsigym.tasks.check_task``) on every task of every
+"""The leak audit of the task contract (``rsigym.contract.check_task``) on every task of every
 suite: the lookup attacker must not beat the starter on the private split, nor find or
 rebuild hidden test documents. Kernel tasks hold no labels (``rsigym.leak_audit`` says why)."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rsigym.registry import load_suite, suite_entry, suite_names
 from rsigym.leak_audit import audit_leaks
 from rsigym.sandbox import LocalSandbox
 from rsigym.sandbox.local import confinement_available
-from rsigym.tasks import TaskCheckError, check_task
+from rsigym.contract import TaskCheckError, check_task
 from tests.redteam.arena import expect_gap
 
 ALL_TASKS = load_suite([name for name in suite_names() if not suite_entry(name).takes_argument])

@@ -12,7 +12,7 @@ import pytest
 import rsigym
 import rsigym.envs
 from rsigym.registry import load_suite
-from rsigym.tasks import score_solution
+from rsigym.contract import score_solution
 from tests.redteam.arena import SOLUTIONS, expect_gap
 
 TASKS = {task.id: task for task in load_suite("default")}

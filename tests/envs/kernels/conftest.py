@@ -8,7 +8,8 @@ import pytest
 from rsigym.envs.kernels import KernelTask, load_tasks
 
 from rsigym.sandbox import LocalSandbox
-from rsigym.tasks import TaskResult, score_solution
+from rsigym.tasks import TaskResult
+from rsigym.contract import score_solution
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_a_good_elementwise_kernel_reaches_half_the_measured_bandwidth(kernel_ta
     should move its bytes at more than half the bandwidth the grader measured."""
     import json
 
-    from rsigym.tasks import score_solution
+    from rsigym.contract import score_solution
 
     task = kernel_tasks["kernel-bias-gelu"]
     config = task.starter_config()
