@@ -9,6 +9,7 @@ from rsigym.tasks import Task
 
 SUITES: dict[str, str] = {
     "mle": "rsigym.envs.mle",
+    "kaggle": "rsigym.envs.kaggle",
     "kernels": "rsigym.envs.kernels",
     "pretrain": "rsigym.envs.pretrain",
     "posttrain": "rsigym.envs.posttrain",
