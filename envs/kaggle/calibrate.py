@@ -1,6 +1,6 @@
 """Measure each Kaggle-style task's baseline, reference, medals and split noise; write them into task.json.
 
-    python -m rsigym.envs.kaggle.calibrate [TASK ...] [--seeds 0 1] [--board 21]
+    python -m rsigym.envs.kaggle.calibrate [TASK ...] [--seeds 0] [--board 21]
 
 - **Baseline / reference:** the starter's and the reference's score, each the mean of the public
   and private splits, averaged over ``--seeds``, graded by :func:`rsigym.tasks.score_solution`
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rsigym.envs.kaggle import LIB_DIR, load_tasks
+from rsigym.envs.kaggle.builder import load_source
 from rsigym.envs.kaggle.task import KaggleTask
 from rsigym.envs.mle.grading import METRICS, grade_submission
 from rsigym.loss import normalised_loss
@@ -82,17 +83,18 @@ def predict(config: dict, data: Path) -> pd.DataFrame:
     return pd.DataFrame({"id": test["id"], "target": modelkit().fit_predict(config, train, test)})
 
 
-def board_score(task: KaggleTask, config: dict, data: Path, private: Path) -> float | None:
-    """Mean public/private score of ``config``, graded by the task's grader; ``None`` if invalid or failing."""
+def board_score(task: KaggleTask, config: dict, data: Path, private: Path) -> tuple[float | None, pd.DataFrame | None]:
+    """Mean public/private score of ``config`` (graded by the task's grader) and its submission;
+    ``(None, None)`` if it fails or is invalid."""
     try:
         submission = predict(config, data)
     except Exception as err:  # noqa: BLE001 - a random configuration may not fit this table
         print(f"  {task.id}: configuration failed ({type(err).__name__}: {err})", file=sys.stderr)
-        return None
+        return None, None
     path = private.parent / "submission.csv"
     submission.to_csv(path, index=False)
     grade = grade_submission(path, private / "labels.csv", task.spec.metric)
-    return (grade.public + grade.private) / 2 if grade.valid else None
+    return ((grade.public + grade.private) / 2, submission) if grade.valid else (None, None)
 
 
 def board_configs(task: KaggleTask, size: int) -> list[dict]:
@@ -135,10 +137,11 @@ def calibrate(task: KaggleTask, seeds: list[int], board_size: int) -> dict:
     baseline_mean, reference_mean = statistics.mean(baseline), statistics.mean(reference)
     reference_config = json.loads((task.folder / "reference" / "config.json").read_text())
     with instance(task, seeds[0]) as (data, private):
-        board = [s for s in (board_score(task, c, data, private) for c in board_configs(task, board_size)) if s is not None]
-        board.append(reference[0])
-        se = max(private_loss_se(task, predict(config, data), private, baseline_mean, reference_mean)
-                 for config in (task.starter_config(), reference_config))
+        entries = [board_score(task, c, data, private) for c in board_configs(task, board_size)]
+        board = [score for score, _ in entries if score is not None] + [reference[0]]
+        starter_submission = entries[0][1]  # the first configuration is the starter's
+        se = max(private_loss_se(task, submission, private, baseline_mean, reference_mean)
+                 for submission in (starter_submission, predict(reference_config, data)))
     medals = medal_thresholds(board, task.spec.direction)
     spec = json.loads((task.folder / "task.json").read_text())
     why = spec["notes"].split(" || ", 1)[0]
@@ -189,12 +192,48 @@ def check_medals(spec: dict) -> None:
         raise RuntimeError(f"{spec['id']}: degenerate medals {medals}")
 
 
+def source_rows(task: KaggleTask) -> int:
+    """Rows of the task's table after its filter and missing-target drop (every row at ``full``)."""
+    spec = task.data_spec
+    frame = load_source(spec["source"])
+    if "filter" in spec:
+        frame = frame[frame[spec["filter"]["column"]].isin(spec["filter"]["in"])]
+    return len(frame.dropna(subset=[spec["target"], *spec.get("dropna", ())]))
+
+
+def suite_table() -> str:
+    """The suite as the markdown table of docs/tasks.md, from every task.json."""
+    lines = ["| task | kind | split | metric | human_minutes | baseline | reference | gold / silver / bronze | private-loss SE | rows ci / full |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for task in load_tasks():
+        spec, data = task.spec, task.data_spec
+        full = source_rows(task)
+        ci = min(full, data.get("rows", {}).get("ci") or full)
+        kind = "classification" if ("positive" in data or "threshold" in data) else "regression"
+        if data.get("tables"):
+            kind += ", multi-table"
+        if data.get("recode"):
+            kind += ", recommender"
+        if "text" in json.loads((task.folder / "reference" / "config.json").read_text()):
+            kind += ", text"
+        medals = spec.medals or {}
+        se = json.loads((task.folder / "task.json").read_text()).get("calibration", {}).get("private_loss_se", float("nan"))
+        lines.append(f"| {task.id} | {kind} | {data['split']['kind']} | {spec.metric} | {spec.human_minutes} | {spec.baseline:.4g} | "
+                     f"{spec.reference:.4g} | " + " / ".join(f"{medals.get(m, float('nan')):.4g}" for m in ("gold", "silver", "bronze"))
+                     + f" | {se:.3f} | {ci:,} / {full:,} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tasks", nargs="*", help="task ids (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--board", type=int, default=21, help="leaderboard size, the reference included")
+    parser.add_argument("--table", action="store_true", help="print the suite's markdown table (docs/tasks.md) and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print(suite_table())
+        return
     problems = []
     for task in load_tasks():
         if args.tasks and task.id not in args.tasks:

