@@ -174,7 +174,7 @@ TASKS: list[dict[str, Any]] = [
         "why": "Prices fall month by month and the test months are the last ones: the trend has to be extrapolated, which trees cannot do alone.",
         "overview": "Predict the price (dollars) of a personal computer from its clock speed, disk, memory, screen, CD drive, brand class, advertising and the month it was listed. The test rows are the latest months.",
         "data": {"source": {"package": "Ecdat", "item": "Computers"}, "target": "price",
-                 "split": {"kind": "temporal", "column": "trend", "test_fraction": 0.25}},
+                 "split": {"kind": "temporal", "column": "trend", "test_fraction": 0.35}, "public_fraction": 0.3, "rows": {"ci": 6259}},
         "starter": {"features": ["screen"]},
         "reference": {"model": "ridge", "categorical": "onehot", "scale": True, "target_transform": "log1p", "params": {"alpha": 1.0}},
     },

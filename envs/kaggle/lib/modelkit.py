@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import threadpoolctl
 from sklearn import ensemble, linear_model, neighbors
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -55,6 +56,9 @@ MODELS = {
 }
 SEED = int(os.environ.get("RSI_SEED", "0"))
 FOLDS = 5
+# One thread per solution: on a busy machine OpenMP's threads wait on each other at every
+# barrier (a 2 s gradient-boosting fit took minutes with two threads on a loaded 2-core host).
+threadpoolctl.threadpool_limits(int(os.environ.get("RSI_THREADS", "1")))
 
 
 def data_dir() -> Path:
