@@ -8,8 +8,10 @@ evaluations on the instance of each seed (the agent's seed is the same number), 
 velocities back from the run logs (:func:`rsigym.baselines.common.velocities`) and prints the
 mean and 95 % Student-t interval per agent, whether random's interval and the best agent's are
 disjoint, and the curves. With ``--doc`` it rewrites the section between the markers below in
-that file. One process plays every episode, so the grade cache is shared: the starters'
-first evaluation of a seed is paid once for all three agents.
+that file. One process plays every episode of a seed, so the grade cache is shared: the
+starters' first evaluation of a seed is paid once for all three agents. ``--play-only`` plays
+and stops; a later run finds the episodes already logged under ``--out`` and only summarises
+(the figures in docs/leaderboard.md ran one ``--play-only`` process per seed, in parallel).
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ BEGIN, END = "<!-- agent-separation:begin -->", "<!-- agent-separation:end -->"
 
 def play(agent: str, seed: int, iterations: int, tasks: list[str] | None, out: Path) -> Path:
     run_dir = out / agent / f"seed{seed}"
+    if (run_dir / "log.jsonl").is_file():  # played already (e.g. by a run with --play-only for this seed)
+        return run_dir
     kwargs = {"tasks": tasks} if tasks else {}
     env = gym.make("RSI-MLE-v0", iterations=iterations, run_dir=run_dir, agent=agent, **kwargs)
     run_episode(env, make_agent(agent, env, seed=seed), seed)
@@ -75,10 +79,16 @@ def main() -> None:
     parser.add_argument("--out", default="runs/separation")
     parser.add_argument("--doc", default="")
     parser.add_argument("--figure", default="docs/img/kaggle_agents.png")
+    parser.add_argument("--play-only", action="store_true", help="play the episodes and stop (to run seeds in parallel processes)")
     args = parser.parse_args()
 
     started = time.monotonic()
     out = Path(args.out)
+    if args.play_only:
+        for agent in AGENTS:
+            for seed in args.seeds:
+                play(agent, seed, args.iterations, args.tasks, out)
+        return
     run_dirs = {agent: [play(agent, seed, args.iterations, args.tasks, out) for seed in args.seeds] for agent in AGENTS}
     summary = {agent: summarise(velocities(dirs)) for agent, dirs in run_dirs.items()}
     best = max(("greedy", "search"), key=lambda agent: summary[agent]["mean"])

@@ -24,9 +24,10 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/headroom")
+    parser.add_argument("--workers", type=int, default=2, help="tasks graded in parallel")
     args = parser.parse_args()
 
-    env = gym.make("RSI-MLE-v0", iterations=args.iterations, run_dir=args.out, agent="greedy")
+    env = gym.make("RSI-MLE-v0", iterations=args.iterations, run_dir=args.out, agent="greedy", workers=args.workers)
     info = run_episode(env, make_agent("greedy", env, seed=args.seed), args.seed)
     tasks = env.unwrapped.tasks
     env.close()

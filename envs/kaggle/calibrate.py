@@ -7,7 +7,8 @@
   (a sandboxed run, exactly as an evaluation runs it).
 - **Leaderboard:** ``--board`` configurations of varied strength on seed 0: the starter, the
   starter with each menu edit, random points of the task's search space (a fixed generator)
-  and the reference. These are trusted configurations of ``lib/modelkit.py``, so they are fitted
+  and the reference; a configuration whose score ties one already there (within ``DISTINCT``)
+  is skipped. These are trusted configurations of ``lib/modelkit.py``, so they are fitted
   in this process on the same instance and graded by the same grader (no sandbox start-up per
   entry). Medal thresholds follow MLE-bench's rules (:func:`rsigym.medals.medal_thresholds`);
   a task whose thresholds are not strictly ordered fails calibration.
@@ -42,6 +43,8 @@ from rsigym.tasks import score_solution
 BOOTSTRAPS = 200
 MAX_SE = 0.05
 BOARD_SEED = 1234  # the generator that draws the leaderboard's random configurations
+MAX_BOARD_ATTEMPTS = 100
+DISTINCT = 1e-4  # relative score difference below which two leaderboard entries count as one
 
 
 def sandboxed_score(task: KaggleTask, folder: Path | None, seed: int) -> float:
@@ -97,20 +100,36 @@ def board_score(task: KaggleTask, config: dict, data: Path, private: Path) -> tu
     return ((grade.public + grade.private) / 2, submission) if grade.valid else (None, None)
 
 
-def board_configs(task: KaggleTask, size: int) -> list[dict]:
-    """The starter, the starter with each edit, then random search-space points, up to ``size - 1``."""
+def board_configs(task: KaggleTask) -> Iterator[dict]:
+    """The starter, the starter with each edit, then random search-space points (endless)."""
     starter = task.starter_config()
-    configs = [starter] + [{**starter, **edit.set} for edit in task.spec.edits]
+    yield starter
+    for edit in task.spec.edits:
+        yield {**starter, **edit.set}
     space = json.loads((task.folder / "search_space.json").read_text())
     rng = np.random.default_rng(BOARD_SEED)
-    while len(configs) < size - 1:
+    while True:
         config = dict(starter)
         for key, values in space.items():
-            if rng.random() < 0.6:
+            if rng.random() < 0.8:
                 config[key] = values[int(rng.integers(len(values)))]
-        if config not in configs:
-            configs.append(config)
-    return configs
+        yield config
+
+
+def leaderboard(task: KaggleTask, size: int, data: Path, private: Path) -> tuple[list[float], pd.DataFrame]:
+    """Scores of ``size`` configurations whose scores all differ (two configurations that fit the
+    same model tie, and ties make medals degenerate), and the starter's submission."""
+    scores: list[float] = []
+    starter_submission = None
+    for attempt, config in enumerate(board_configs(task)):
+        if len(scores) >= size or attempt >= MAX_BOARD_ATTEMPTS:
+            break
+        score, submission = board_score(task, config, data, private)
+        if attempt == 0:
+            starter_submission = submission
+        if score is not None and all(abs(score - other) > DISTINCT * max(1.0, abs(other)) for other in scores):
+            scores.append(score)
+    return scores, starter_submission
 
 
 def private_loss_se(task: KaggleTask, submission: pd.DataFrame, private: Path, baseline: float, reference: float) -> float:
@@ -137,9 +156,8 @@ def calibrate(task: KaggleTask, seeds: list[int], board_size: int) -> dict:
     baseline_mean, reference_mean = statistics.mean(baseline), statistics.mean(reference)
     reference_config = json.loads((task.folder / "reference" / "config.json").read_text())
     with instance(task, seeds[0]) as (data, private):
-        entries = [board_score(task, c, data, private) for c in board_configs(task, board_size)]
-        board = [score for score, _ in entries if score is not None] + [reference[0]]
-        starter_submission = entries[0][1]  # the first configuration is the starter's
+        board, starter_submission = leaderboard(task, board_size - 1, data, private)
+        board.append(reference[0])
         se = max(private_loss_se(task, submission, private, baseline_mean, reference_mean)
                  for submission in (starter_submission, predict(reference_config, data)))
     medals = medal_thresholds(board, task.spec.direction)
