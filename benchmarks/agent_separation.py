@@ -64,7 +64,8 @@ def section(summary: dict, args: argparse.Namespace, figure: str, seconds: float
         *rows,
         "",
         f"Random's interval and the best agent's ({best}) are {'disjoint' if disjoint else 'NOT disjoint'}. "
-        f"The run took {seconds / 60:.0f} min on a shared 2-core machine.",
+        f"This command took {seconds / 60:.0f} min on a shared 2-core machine (it plays only the episodes not "
+        "already logged under `--out`).",
         "",
         f"![improvement curves per agent]({figure})",
         END,
