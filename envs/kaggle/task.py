@@ -34,8 +34,9 @@ class KaggleTask(Task):
         instance.test.to_csv(data_dir / "test.csv", index=False)
         for name, table in instance.tables.items():
             table.to_csv(data_dir / f"{name}.csv", index=False)
-        constant = float(np.mean(instance.train["target"]))
-        pd.DataFrame({"id": instance.test["id"], "target": constant}).to_csv(data_dir / "sample_submission.csv", index=False)
+        # A valid, useless placeholder (Kaggle's are often zeros): every probability 0.5, every value 0.
+        placeholder = 0.5 if self.spec.metric == "roc_auc" else 0.0
+        pd.DataFrame({"id": instance.test["id"], "target": placeholder}).to_csv(data_dir / "sample_submission.csv", index=False)
         instance.labels.to_csv(private_dir / "labels.csv", index=False)
 
     def grade(self, ctx: RunContext, run: ExecResult) -> Grade:
