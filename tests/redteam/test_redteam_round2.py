@@ -169,7 +169,7 @@ def test_a_malformed_request_does_not_stop_the_grading_server(tmp_path):
         pytest.skip("rsigym shell needs root and unshare")
     run = tmp_path / "run"
     cli = [sys.executable, "-m", "rsigym.cli"]
-    init = subprocess.run([*cli, "workspace", "init", str(run), "--tasks", "wine", "--iterations", "3"],
+    init = subprocess.run([*cli, "workspace", "init", str(run), "--suite", "mle", "--tasks", "wine", "--iterations", "3"],
                           capture_output=True, text=True, timeout=600)
     assert init.returncode == 0, init.stderr
     poke = ("import socket, shutil, pathlib; s = socket.socket(socket.AF_UNIX); "
