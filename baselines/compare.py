@@ -43,6 +43,7 @@ class Args:
     out: str = "runs/compare"
     figures: str = ""  # a folder for the PNGs (e.g. docs/img); empty: <out>/figures
     tasks: tuple[str, ...] = ("digits", "wine")
+    suite: str = "toy"  # the suite that holds ``tasks``
     iterations: int = 4  # evaluations per held-out episode: the velocity budget
     eval_seeds: tuple[int, ...] = (100, 101, 102, 103)
     agent_seeds: tuple[int, ...] = (1, 2, 3)  # PPO/GRPO training seeds, random agents' seeds
@@ -59,7 +60,7 @@ def play_text_agent(args: Args, name: str, agent_seed: int, root: Path) -> list[
     run_dirs = []
     for seed in args.eval_seeds:
         run_dir = root / name / f"agent{agent_seed}-seed{seed}"
-        env = gym.make("RSI-MLE-v0", tasks=list(args.tasks), iterations=args.iterations, run_dir=run_dir, agent=name)
+        env = gym.make("RSI-MLE-v0", suite=args.suite, tasks=list(args.tasks), iterations=args.iterations, run_dir=run_dir, agent=name)
         run_episode(env, make_agent(name, env, seed=agent_seed), seed)
         env.close()
         run_dirs.append(run_dir)

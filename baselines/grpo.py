@@ -51,6 +51,7 @@ class Args:
     out: str = "runs"
     env_id: str = "RSI-MLE-v0"
     tasks: tuple[str, ...] = ("digits", "wine")
+    suite: str = "toy"  # the suite that holds ``tasks``
     scale: str = "ci"
     train_iterations: int = 2  # evaluations per training episode
     eval_iterations: int = 4  # evaluations per held-out episode (the velocity budget)
@@ -322,7 +323,7 @@ class CausalLMPolicy:
 
 # -- training ------------------------------------------------------------------------------------
 def make_env(args: Args, iterations: int, run_dir: Path | None, agent: str = "grpo") -> gym.Env:
-    return gym.make(args.env_id, tasks=list(args.tasks), iterations=iterations, scale=args.scale,
+    return gym.make(args.env_id, suite=args.suite, tasks=list(args.tasks), iterations=iterations, scale=args.scale,
                     run_dir=run_dir, agent=agent, model=args.model or "grammar-transformer",
                     covariates={"agent_seed": args.seed, "train_updates": args.updates})
 

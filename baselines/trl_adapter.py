@@ -12,7 +12,7 @@ Two hooks, both playing real episodes of the text env (``RSI-MLE-v0`` by default
 
       from trl import GRPOConfig, GRPOTrainer
       from rsigym.baselines.trl_adapter import RSIReward, make_dataset
-      env_kwargs = {"tasks": ["digits", "wine"], "iterations": 1}
+      env_kwargs = {"suite": "toy", "tasks": ["digits", "wine"], "iterations": 1}
       trainer = GRPOTrainer(model="Qwen/Qwen3-0.6B", reward_funcs=RSIReward(**env_kwargs),
                             train_dataset=make_dataset(range(64), **env_kwargs),
                             args=GRPOConfig(output_dir="runs/trl-grpo", num_generations=8))
@@ -43,7 +43,7 @@ from rsigym.baselines.llm_agent import INSTRUCTIONS, extract_action
 from rsigym.sandbox import InfraError
 
 ENV_ID = "RSI-MLE-v0"
-DEFAULT_ENV_KWARGS: dict[str, Any] = {"iterations": 1}
+DEFAULT_ENV_KWARGS: dict[str, Any] = {"iterations": 1, "suite": "toy"}  # the toy tasks: fast to grade
 
 
 def make_dataset(seeds: Iterable[int], env_id: str = ENV_ID, conversational: bool = True, **env_kwargs: Any):

@@ -34,7 +34,7 @@ import gymnasium as gym
 
 import rsigym  # noqa: F401  (registers the env ids)
 from rsigym.agents import AGENTS, make_agent, run_episode
-from rsigym.envs.suites import load_suite
+from rsigym.registry import load_suite
 
 OUT = Path(__file__).resolve().parent / "data" / "corpus"
 # house-prices is left out: its gradient-boosting configurations take tens of seconds each to grade.
@@ -158,7 +158,7 @@ def serve(chat: ScriptedChat) -> ThreadingHTTPServer:
 def play(config: RunConfig, out: Path, scratch: Path, chat: ScriptedChat, base_url: str) -> dict:
     """Run one episode and copy its log and settings into ``out/runs/<name>/``."""
     run_dir = scratch / config.name
-    env = gym.make("RSI-MLE-v0", suite="mle", tasks=list(config.tasks), iterations=config.budget, scale="ci",
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=list(config.tasks), iterations=config.budget, scale="ci",
                    run_dir=run_dir, agent=config.agent, model="scripted" if config.agent == "llm" else "")
     started = time.monotonic()
     try:
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = sorted(set(PLAN) - set(AGENTS))
     if missing:
         print(f"not built in (skipped): {missing}", file=sys.stderr)
-    load_suite("mle")  # fail early on a broken suite
+    load_suite("toy")  # fail early on a broken suite
     configs = plan(agents)
     args.out.mkdir(parents=True, exist_ok=True)
     # Task subsets go to different workers (each worker's grade cache serves its own subsets'

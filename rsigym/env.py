@@ -96,7 +96,7 @@ class RSIEnv(gym.Env[dict, str]):
     loss then appears in the final ``info`` and the run log only, never in the observation text.
 
     ## Arguments
-    - ``suite``: suite name(s) (``"default"``, ``"mle"``, ...) — ``tasks`` filters by task id.
+    - ``suite``: suite name(s) (``"default"``, ``"kaggle"``, ``"toy"``, ...) — ``tasks`` filters by task id.
     - ``iterations`` (20): evaluations of a changed workspace per episode (see Iterations).
       ``compute_seconds`` (None = unlimited): sandbox seconds for ``run`` ops and solution
       runs; the env alone charges it, and a ``run`` op or a solution run the policy asks for is

@@ -1,10 +1,16 @@
 """Environment ids, registered as plain data when ``rsigym`` is imported."""
 from gymnasium.envs.registration import register
 
-register(
+register(  # the Kaggle-style competitions on real data (envs/kaggle)
     id="RSI-MLE-v0",
     entry_point="rsigym.env:RSIEnv",
-    kwargs={"suite": "default", "iterations": 20, "auto_evaluate": True},
+    kwargs={"suite": "kaggle", "iterations": 20, "auto_evaluate": True},
+)
+
+register(  # every category: ML engineering, kernels, pre-training and post-training
+    id="RSI-v0",
+    entry_point="rsigym.env:RSIEnv",
+    kwargs={"suite": ("kaggle", "kernels", "pretrain", "posttrain"), "iterations": 20, "auto_evaluate": True},
 )
 
 register(
@@ -22,5 +28,5 @@ register(
 register(
     id="RSI-MLE-Menu-v0",
     entry_point="rsigym.wrappers.action_menu:make_menu_env",
-    kwargs={"suite": "mle", "iterations": 20},
+    kwargs={"suite": "toy", "iterations": 20},
 )

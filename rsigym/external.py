@@ -1,6 +1,6 @@
 """External-agent mode: a coding agent (Claude Code, Codex, Aider ...) edits the workspace itself.
 
-    rsigym workspace init RUN --tasks digits wine --iterations 10 --seed 0
+    rsigym workspace init RUN --suite toy --tasks digits wine --iterations 10 --seed 0
     rsigym shell RUN -- AGENT  # the agent, confined to its copy of the workspace (rsigym.agentshell)
     ... the agent edits its workspace with its own tools ...
     rsigym evaluate RUN        # one iteration: feedback and public loss, appended to RUN/log.jsonl

@@ -101,8 +101,10 @@ def load_suite(names: str | Iterable[str] = DEFAULT, tasks: Sequence[str] | None
         unknown = [t for t in tasks if t not in by_id]
         if unknown:
             hint = difflib.get_close_matches(unknown[0], by_id, n=1)
+            elsewhere = _suite_holding(unknown[0], exclude=names)
             raise ValueError(
                 f"unknown task {unknown[0]!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                + (f"; it is in suite {elsewhere!r}: pass suite={elsewhere!r}" if elsewhere else "")
                 + f" Available: {sorted(by_id)}"
             )
         loaded = [by_id[t] for t in tasks]
@@ -112,8 +114,23 @@ def load_suite(names: str | Iterable[str] = DEFAULT, tasks: Sequence[str] | None
     return loaded
 
 
+def _suite_holding(task_id: str, exclude: Iterable[str]) -> str | None:
+    """The first other registered suite that holds ``task_id`` (for the error of a task asked of
+    the wrong suite; a suite that fails to load here is skipped: the error is about the task)."""
+    for name in suite_names():
+        if name in exclude or _SUITES[name].takes_argument:
+            continue
+        try:
+            if any(task.id == task_id for task in _load_one(name)):
+                return name
+        except Exception:  # noqa: BLE001 - only a hint
+            continue
+    return None
+
+
 # The built-in suites, one line each. Entry points are strings: the core imports no suite package.
-register_suite("mle", "rsigym.envs.mle:load_tasks", default=True)
+register_suite("kaggle", "rsigym.envs.kaggle:load_tasks", default=True)
+register_suite("toy", "rsigym.envs.toy:load_tasks")  # small, leaky: for fast tests, never a benchmark
 register_suite("kernels", "rsigym.envs.kernels:load_tasks", default=True)
 register_suite("pretrain", "rsigym.envs.pretrain:load_tasks", default=True)
 register_suite("posttrain", "rsigym.envs.posttrain:load_tasks", default=True)

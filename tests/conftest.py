@@ -26,6 +26,7 @@ def make_env(tmp_path):
 
     def factory(**kwargs):
         kwargs.setdefault("tasks", FAST_TASKS)
+        kwargs.setdefault("suite", "toy")
         kwargs.setdefault("run_dir", tmp_path / f"run{len(made)}")
         env = gym.make("RSI-MLE-v0", **kwargs)
         made.append(env)

@@ -6,7 +6,7 @@ from rsigym.cli import main
 
 
 def test_tasks_lists_every_task_with_its_numbers(capsys):
-    assert main(["tasks", "--suite", "mle"]) == 0
+    assert main(["tasks", "--suite", "toy"]) == 0
     out = capsys.readouterr().out
     for word in ("digits", "house-prices", "rmsle", "human_minutes"):
         assert word in out
@@ -14,7 +14,7 @@ def test_tasks_lists_every_task_with_its_numbers(capsys):
 
 def test_run_with_greedy_lowers_the_loss_and_writes_a_log(tmp_path, capsys):
     code = main(["run", "RSI-MLE-v0", "--agent", "greedy", "--iterations", "3", "--seed", "0", "--out", str(tmp_path),
-                 "--tasks", "digits", "wine"])
+                 "--tasks", "digits", "wine", "--env-kwargs", '{"suite": "toy"}'])
     assert code == 0
     out = capsys.readouterr().out
     assert "sum of rewards" in out and "suite" in out
@@ -29,7 +29,7 @@ def test_resume_finishes_an_interrupted_run(tmp_path, capsys):
     import gymnasium as gym
 
     run_dir = tmp_path / "interrupted"
-    env = gym.make("RSI-MLE-v0", tasks=["digits", "wine"], iterations=3, run_dir=run_dir, agent="greedy")
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["digits", "wine"], iterations=3, run_dir=run_dir, agent="greedy")
     env.reset(seed=0)
     env.step({"op": "write", "path": "harness/memory.md", "content": "# Memory\nbefore the crash\n"})
     env.close()  # as if the process had died here
@@ -53,7 +53,7 @@ def test_revert_restores_an_earlier_iteration_through_a_logged_revert_op(tmp_pat
     import gymnasium as gym
 
     run_dir = tmp_path / "run"
-    env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=4, run_dir=run_dir)
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=4, run_dir=run_dir)
     env.reset(seed=0)
     memory = run_dir / "workspace" / "harness" / "memory.md"
     starter = memory.read_text()
@@ -113,7 +113,7 @@ def test_run_with_the_users_own_agent_class_or_function(tmp_path, monkeypatch):
     _user_agents(tmp_path, monkeypatch)
     for spec in ("my_agents:SubmitAgent", "my_agents:make_submitter"):
         out = tmp_path / spec.replace(":", "_")
-        assert main(["run", "--agent", spec, "--tasks", "wine", "--iterations", "5", "--out", str(out)]) == 0
+        assert main(["run", "--agent", spec, "--tasks", "wine", "--iterations", "5", "--out", str(out), "--env-kwargs", '{"suite": "toy"}']) == 0
         (run_dir,) = out.iterdir()
         assert run_dir.name.startswith(f"RSI-MLE-v0__{spec.replace(':', '.')}__0__")
         records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
@@ -124,7 +124,7 @@ def test_run_with_the_users_own_agent_class_or_function(tmp_path, monkeypatch):
 def test_env_kwargs_reach_the_env(tmp_path):
     out = tmp_path / "runs"
     assert main(["run", "--agent", "greedy", "--tasks", "wine", "--iterations", "2", "--out", str(out),
-                 "--env-kwargs", '{"step_cost": 0.25}']) == 0
+                 "--env-kwargs", '{"step_cost": 0.25, "suite": "toy"}']) == 0
     (run_dir,) = out.iterdir()
     assert json.loads((run_dir / "env.json").read_text())["kwargs"]["step_cost"] == 0.25
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
@@ -146,7 +146,7 @@ def test_env_kwargs_reach_the_env(tmp_path):
 def test_errors_are_one_line_and_leave_no_run_folder(tmp_path, monkeypatch, capsys, argv, message):
     _user_agents(tmp_path, monkeypatch)
     out = tmp_path / "runs" / "nested"
-    assert main(["run", "--tasks", "wine", "--iterations", "2", "--out", str(out), *argv]) == 2
+    assert main(["run", "--tasks", "wine", "--iterations", "2", "--out", str(out), "--env-kwargs", '{"suite": "toy"}', *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rsigym: error:") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -162,7 +162,7 @@ def test_a_failed_first_reset_removes_the_run_folder(tmp_path, capsys):
         def reset(self, *, seed=None, options=None):
             raise RuntimeError("the first reset failed")
 
-    gym.register("RSI-TestResetFails-v0", entry_point=ResetFails, kwargs={"tasks": ["wine"]})
+    gym.register("RSI-TestResetFails-v0", entry_point=ResetFails, kwargs={"suite": "toy", "tasks": ["wine"]})
     try:
         out = tmp_path / "runs"
         out.mkdir()  # an output folder the user already had stays
@@ -182,7 +182,7 @@ def test_llm_agent_without_an_endpoint_is_one_line_and_leaves_no_folder(tmp_path
     for name in ("RSIGYM_LLM_BASE_URL", "OPENAI_BASE_URL", "RSIGYM_LLM_MODEL", "OPENAI_MODEL"):
         monkeypatch.delenv(name, raising=False)
     out = tmp_path / "runs"
-    assert main(["run", "--agent", "llm", "--tasks", "wine", "--iterations", "2", "--out", str(out)]) == 2
+    assert main(["run", "--agent", "llm", "--tasks", "wine", "--iterations", "2", "--out", str(out), "--env-kwargs", '{"suite": "toy"}']) == 2
     err = capsys.readouterr().err
     assert err.startswith("rsigym: error:") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()

@@ -84,7 +84,7 @@ def test_stale_grader_scratch_is_removed_and_live_scratch_kept(tmp_path):
 
 
 def test_run_episodes_match_the_same_episodes_run_in_process(local_ray, tmp_path):
-    kwargs = {"tasks": FAST_TASKS, "shared_cache": False}
+    kwargs = {"tasks": FAST_TASKS, "shared_cache": False, "suite": "toy"}
     out = tmp_path / "runs"
     results = run_episodes("RSI-MLE-v0", "greedy", [0, 1], kwargs, iterations=2, out=out)
 
@@ -235,7 +235,7 @@ def two_nodes(monkeypatch):
 def test_two_node_cluster_runs_work_on_both_nodes(two_nodes, make_env):
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    kwargs = {"tasks": ["wine"], "shared_cache": False}
+    kwargs = {"tasks": ["wine"], "shared_cache": False, "suite": "toy"}
     on_worker = run_episodes("RSI-MLE-v0", "greedy", [0], kwargs, iterations=1, address=two_nodes["address"],
                              options={"resources": {"rsigym_worker": 1}})[0]
     on_head = run_episodes("RSI-MLE-v0", "greedy", [0], kwargs, iterations=1,

@@ -18,7 +18,7 @@ PLACEHOLDER = re.compile(r"[<>*{}\s$…]|\.\.\.")
 
 
 def cited_paths(text: str) -> list[str]:
-    """Repository paths in backticks: ``rsigym/env.py``, ``tests/test_env.py::test_x``, ``envs/mle/``."""
+    """Repository paths in backticks: ``rsigym/env.py``, ``tests/test_env.py::test_x``, ``envs/toy/``."""
     found = []
     for span in re.findall(r"`([^`\n]+)`", text):
         path = span.split("::")[0].rstrip(".,:;")

@@ -139,7 +139,7 @@ def test_text_env_runs_as_async_vector_env():
     action = write_config("digits", STRONG_DIGITS)
     outcomes = []
     for mode in ("async", "sync"):
-        envs = gym.make_vec("RSI-MLE-v0", num_envs=2, vectorization_mode=mode, tasks=["digits", "wine"],
+        envs = gym.make_vec("RSI-MLE-v0", suite="toy", num_envs=2, vectorization_mode=mode, tasks=["digits", "wine"],
                             iterations=3,
                             vector_kwargs={"shared_memory": False} if mode == "async" else {})
         try:

@@ -24,7 +24,7 @@ def records(run_dir):
 
 def test_a_coding_agent_loop_init_edit_evaluate_submit(tmp_path, capsys):
     run = tmp_path / "run"
-    assert rsigym("workspace", "init", str(run), "--tasks", "digits", "wine", "--iterations", "3",
+    assert rsigym("workspace", "init", str(run), "--suite", "toy", "--tasks", "digits", "wine", "--iterations", "3",
                   "--agent", "claude-code", "--model", "test") == 0
     out = capsys.readouterr().out
     assert "public loss:" in out and "| digits |" in out
@@ -59,10 +59,10 @@ def test_a_coding_agent_loop_init_edit_evaluate_submit(tmp_path, capsys):
 
 def test_init_refuses_an_existing_run_without_force(tmp_path, capsys):
     run = tmp_path / "run"
-    assert rsigym("workspace", "init", str(run), "--tasks", "wine", "--iterations", "2") == 0
-    assert rsigym("workspace", "init", str(run), "--tasks", "wine", "--iterations", "2") == 1
+    assert rsigym("workspace", "init", str(run), "--suite", "toy", "--tasks", "wine", "--iterations", "2") == 0
+    assert rsigym("workspace", "init", str(run), "--suite", "toy", "--tasks", "wine", "--iterations", "2") == 1
     assert "--force" in capsys.readouterr().err
-    assert rsigym("workspace", "init", str(run), "--tasks", "wine", "--iterations", "2", "--force") == 0
+    assert rsigym("workspace", "init", str(run), "--suite", "toy", "--tasks", "wine", "--iterations", "2", "--force") == 0
     assert [r["episode"] for r in records(run)] == [0, 1]
 
 
@@ -79,7 +79,7 @@ def _shell(run, *command: str, agent_input: str = "") -> subprocess.CompletedPro
 @pytest.mark.skipif(not confinement_available(), reason="rsigym shell needs root and unshare")
 def test_an_agent_in_rsigym_shell_edits_evaluates_and_hits_its_budget(tmp_path):
     run = tmp_path / "run"
-    assert rsigym("workspace", "init", str(run), "--tasks", "digits", "--iterations", "2") == 0
+    assert rsigym("workspace", "init", str(run), "--suite", "toy", "--tasks", "digits", "--iterations", "2") == 0
     script = ("id -u; cat ../AGENT.md | grep -c 'rsigym evaluate'; cat > tasks/digits/config.json; "
               "rsigym evaluate; echo a >> harness/memory.md; rsigym evaluate; echo b >> harness/memory.md; "
               "rsigym evaluate; echo third=$?; "

@@ -54,7 +54,7 @@ actions = st.one_of(
 
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory):
-    env = gym.make("RSI-MLE-v0", tasks=["digits"], iterations=10_000, max_steps=10_000, auto_evaluate=False,
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["digits"], iterations=10_000, max_steps=10_000, auto_evaluate=False,
                    run_dir=tmp_path_factory.mktemp("fuzz"))
     env.reset(seed=0)
     yield env

@@ -126,7 +126,7 @@ class LogFollower:
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory):
-    env = gym.make("RSI-MLE-v0", tasks=["digits"], iterations=100_000, max_steps=100_000, auto_evaluate=False,
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["digits"], iterations=100_000, max_steps=100_000, auto_evaluate=False,
                    run_dir=tmp_path_factory.mktemp("fuzz-slow"))
     env.reset(seed=0)
     state = {"env": env, "log": LogFollower(env.unwrapped.log.path), "steps": 0}

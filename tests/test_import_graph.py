@@ -27,7 +27,7 @@ UPPER = ("rsigym.wrappers", "rsigym.baselines", "rsigym.integrations")
 SUITES = "rsigym.envs"
 ANALYSIS = "rsigym.analysis"
 
-# A string naming an upper-layer module or entry point ("rsigym.envs.mle:load_tasks"): an import by name.
+# A string naming an upper-layer module or entry point ("rsigym.envs.toy:load_tasks"): an import by name.
 UPPER_MODULE_STRING = re.compile(r"rsigym\.(envs|wrappers|baselines|integrations)(\.\w+)*(:[\w.]+)?")
 # Where the core may name upper layers by string: the registries of entry points.
 ENTRY_POINT_CALLS = frozenset({"register_suite", "register"})  # rsigym.registry's suites, Gymnasium's env ids
@@ -178,7 +178,7 @@ GRAPH, TREES = build_graph()
 
 
 def test_the_graph_covers_every_layer():
-    assert {"rsigym.env", "rsigym.cli", "rsigym.registry", "rsigym.backends.ray", "rsigym.envs.mle",
+    assert {"rsigym.env", "rsigym.cli", "rsigym.registry", "rsigym.backends.ray", "rsigym.envs.toy",
             "rsigym.wrappers.action_menu", "rsigym.baselines.greedy"} <= set(GRAPH)
     assert "rsigym.registry" in GRAPH["rsigym.env"]  # edges are found (the env loads its suite by name)
     assert "rsigym.envs.lm.grading" in GRAPH["rsigym.envs.posttrain.addition.task"]
@@ -206,10 +206,10 @@ def test_the_core_names_upper_layers_only_in_its_entry_point_registries():
 def test_the_checker_finds_a_cycle_and_upward_imports():
     graph = {
         "rsigym.cli": {"rsigym.env"},
-        "rsigym.env": {"rsigym.backends.ray", "rsigym.envs.mle"},
+        "rsigym.env": {"rsigym.backends.ray", "rsigym.envs.toy"},
         "rsigym.backends.ray": {"rsigym.cli"},
         "rsigym.analysis.leaderboard": {"rsigym.envs.factory.attribution"},
-        "rsigym.envs.mle": {"rsigym.wrappers.action_menu"},
+        "rsigym.envs.toy": {"rsigym.wrappers.action_menu"},
         "rsigym.wrappers.action_menu": {"rsigym.tasks"},
     }
     assert cycles(graph) == [["rsigym.backends.ray", "rsigym.cli", "rsigym.env"]]
@@ -218,8 +218,8 @@ def test_the_checker_finds_a_cycle_and_upward_imports():
         "rsigym.analysis.leaderboard -> rsigym.envs.factory.attribution "
         "(the core imports no suite, wrapper, baseline or integration)",
         "rsigym.analysis.leaderboard -> rsigym.envs.factory.attribution (the analysis reads logs only)",
-        "rsigym.env -> rsigym.envs.mle (the core imports no suite, wrapper, baseline or integration)",
-        "rsigym.envs.mle -> rsigym.wrappers.action_menu (a suite imports no wrapper, baseline or integration)",
+        "rsigym.env -> rsigym.envs.toy (the core imports no suite, wrapper, baseline or integration)",
+        "rsigym.envs.toy -> rsigym.wrappers.action_menu (a suite imports no wrapper, baseline or integration)",
     ]
 
 
@@ -235,17 +235,17 @@ SUBCOMMANDS = ("rsigym.integrations.serve:register",)
 
 def late():
     from .registry import load_suite
-    return importlib.import_module("rsigym.envs.mle")
+    return importlib.import_module("rsigym.envs.toy")
 '''
     tree = ast.parse(source)
     modules = {"rsigym", "rsigym.cli", "rsigym.env", "rsigym.registry", "rsigym.sandbox", "rsigym.sandbox.gpu"}
     assert imported_names(tree, "rsigym.cli", False, modules) == {"rsigym.env", "rsigym.registry"}
     assert imported_names(ast.parse("from rsigym.sandbox import gpu, Sandbox"), "rsigym.cli", False, modules) == {
         "rsigym.sandbox.gpu", "rsigym.sandbox"}
-    assert string_imports("rsigym.cli", tree) == ["rsigym.cli:12: 'rsigym.envs.mle'"]
+    assert string_imports("rsigym.cli", tree) == ["rsigym.cli:12: 'rsigym.envs.toy'"]
 
 
 @pytest.mark.parametrize("module, core", [("rsigym.env", True), ("rsigym.analysis.curves", True),
-                                          ("rsigym.envs.mle", False), ("rsigym.integrations.serve", False)])
+                                          ("rsigym.envs.toy", False), ("rsigym.integrations.serve", False)])
 def test_layers_are_told_apart(module, core):
     assert is_core(module) is core

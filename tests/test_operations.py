@@ -139,7 +139,7 @@ def test_solution_runs_are_cut_to_the_budget_left_and_the_end_is_explicit(make_e
 
 
 def test_a_grade_cut_by_the_budget_is_never_cached(tmp_path):
-    (wine,) = load_suite("mle", ["wine"])
+    (wine,) = load_suite("toy", ["wine"])
     data, private = tmp_path / "data", tmp_path / "private"
     wine.prepare(0, "ci", data / "wine", private / "wine")
     workspace = Workspace.create(tmp_path / "ws", tmp_path / "history.git", {"wine": wine.starter_dir},

@@ -11,7 +11,7 @@ from rsigym.registry import default_suite, load_suite, register_suite, suite_ent
 
 def two_tabular_tasks():
     """A third party's suite (here two tasks of the tabular package)."""
-    from rsigym.envs.mle import load_tasks
+    from rsigym.envs.toy import load_tasks
 
     by_id = {task.id: task for task in load_tasks()}
     return [by_id["wine"], by_id["digits"]]
@@ -24,7 +24,7 @@ def own_registry(monkeypatch):
 
 
 def test_the_built_in_suites_are_registered_and_the_default_holds_every_category():
-    assert {"mle", "kernels", "pretrain", "posttrain", "kernelbench"} <= set(suite_names())
+    assert {"toy", "kaggle", "kernels", "pretrain", "posttrain", "kernelbench"} <= set(suite_names())
     tasks = load_suite()
     assert {task.spec.category for task in tasks} == {"mle", "kernel", "pretrain", "posttrain"}
     assert [task.id for task in load_suite("default")] == [task.id for task in load_suite(default_suite())]
@@ -55,7 +55,7 @@ def test_the_default_is_every_suite_registered_with_default(monkeypatch):
 @pytest.mark.parametrize("name, message", [
     ("kernals", "unknown suite 'kernals'.*Did you mean 'kernels'"),
     ("kernelbench", "write it as 'kernelbench:ARGUMENT'"),
-    ("mle:/somewhere", "write it as 'mle'"),
+    ("toy:/somewhere", "write it as 'toy'"),
 ])
 def test_bad_suite_names_say_what_to_write(name, message):
     with pytest.raises(ValueError, match=message):
@@ -64,7 +64,7 @@ def test_bad_suite_names_say_what_to_write(name, message):
 
 def test_unknown_tasks_have_a_close_match():
     with pytest.raises(ValueError, match="unknown task 'wnie'; did you mean 'wine'"):
-        load_suite("mle", ["wnie"])
+        load_suite("toy", ["wnie"])
 
 
 @pytest.mark.parametrize("name, entry_point", [("x", "no_colon"), ("x", ":load"), ("a:b", "m:f"), ("default", "m:f")])
@@ -77,3 +77,8 @@ def test_entries_say_where_the_loader_is():
     entry = suite_entry("kernelbench:/some/checkout")
     assert (entry.name, entry.entry_point, entry.takes_argument) == (
         "kernelbench", "rsigym.envs.kernels.kernelbench:load_kernelbench", True)
+
+
+def test_a_task_asked_of_the_wrong_suite_names_the_suite_that_holds_it():
+    with pytest.raises(ValueError, match="it is in suite 'toy': pass suite='toy'"):
+        load_suite("kaggle", ["wine"])

@@ -87,7 +87,7 @@ def test_rewards_sum_to_the_loss_change_in_the_factory(tmp_path):
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_rewards_sum_to_the_loss_change_in_vector_envs(mode):
-    envs = gym.make_vec("RSI-MLE-v0", num_envs=2, vectorization_mode=mode, tasks=["digits", "wine"], iterations=10,
+    envs = gym.make_vec("RSI-MLE-v0", suite="toy", num_envs=2, vectorization_mode=mode, tasks=["digits", "wine"], iterations=10,
                         vector_kwargs={"shared_memory": False} if mode == "async" else {})
     try:
         _, infos = envs.reset(seed=0)

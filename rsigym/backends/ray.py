@@ -8,7 +8,7 @@ From Python::
 
     from rsigym.backends.ray import connect, run_episodes
     connect()                         # a local Ray instance; connect("auto") / connect("host:port") joins a cluster
-    results = run_episodes("RSI-MLE-v0", "greedy", seeds=[0, 1], env_kwargs={"tasks": ["digits"]}, out="runs")
+    results = run_episodes("RSI-MLE-v0", "greedy", seeds=[0, 1], env_kwargs={"suite": "toy", "tasks": ["digits"]}, out="runs")
 
     env = gym.make("RSI-MLE-v0", backend="ray")      # grade the suite on Ray actors (RayEvaluator)
 

@@ -21,7 +21,7 @@ TASKS = ["digits", "wine"]
 def make_run(out: Path, agent: str, seed: int, iterations: int = 4) -> Path:
     before = set(out.iterdir()) if out.exists() else set()
     code = rsigym_main(["run", "RSI-MLE-v0", "--tasks", *TASKS, "--agent", agent, "--iterations", str(iterations),
-                        "--seed", str(seed), "--out", str(out)])
+                        "--seed", str(seed), "--out", str(out), "--env-kwargs", '{"suite": "toy"}'])
     assert code == 0
     (run_dir,) = set(out.iterdir()) - before
     return run_dir

@@ -10,7 +10,7 @@ from rsigym.actions import parse_action
 from rsigym.baselines import grpo
 from rsigym.registry import load_suite
 
-TASKS = load_suite("mle", ["digits", "wine"])
+TASKS = load_suite("toy", ["digits", "wine"])
 
 
 def test_every_sequence_the_grammar_allows_is_a_valid_action():

@@ -6,7 +6,7 @@ import pytest
 from rsigym.baselines.trl_adapter import RSIReward, RSIToolEnv, make_dataset, tool_env_factory
 from tests.conftest import STRONG_DIGITS
 
-ENV = {"tasks": ["digits"]}
+ENV = {"tasks": ["digits"], "suite": "toy"}
 STRONG_ACTION = json.dumps({"op": "write", "path": "tasks/digits/config.json", "content": json.dumps(STRONG_DIGITS)})
 
 

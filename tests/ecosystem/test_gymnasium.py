@@ -29,7 +29,7 @@ def play(env: gym.Env, steps: int) -> tuple[list[float], dict]:
 
 
 def test_check_env_passes_on_the_made_and_the_unwrapped_env():
-    env = gym.make("RSI-MLE-v0", tasks=TASKS)
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=TASKS)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -42,7 +42,7 @@ def test_check_env_passes_on_the_made_and_the_unwrapped_env():
 
 
 def test_info_leaves_reserved_and_run_varying_keys_out():
-    env = gym.make("RSI-MLE-v0", **SMALL)
+    env = gym.make("RSI-MLE-v0", suite="toy", **SMALL)
     try:
         _, info = env.reset(seed=0)
         assert "episode" not in info and "rsi" not in info  # "episode" belongs to the statistics wrappers
@@ -50,7 +50,7 @@ def test_info_leaves_reserved_and_run_varying_keys_out():
         assert stats["episode"] == 0 and set(stats["cached"]) == set(TASKS) and stats["wall_s"] >= 0
     finally:
         env.close()
-    opted_in = gym.make("RSI-MLE-v0", **SMALL, info_stats=True)
+    opted_in = gym.make("RSI-MLE-v0", suite="toy", **SMALL, info_stats=True)
     try:
         _, info = opted_in.reset(seed=0)
         assert set(info["rsi"]) == {"episode", "wall_s", "compute_s", "cached"} and info["rsi"]["episode"] == 0
@@ -59,7 +59,7 @@ def test_info_leaves_reserved_and_run_varying_keys_out():
 
 
 def test_record_episode_statistics_reports_the_episode():
-    env = gym.wrappers.RecordEpisodeStatistics(gym.make("RSI-MLE-v0", **SMALL))
+    env = gym.wrappers.RecordEpisodeStatistics(gym.make("RSI-MLE-v0", suite="toy", **SMALL))
     try:
         env.reset(seed=0)
         rewards, info = play(env, 5)
@@ -73,7 +73,7 @@ def test_record_episode_statistics_reports_the_episode():
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_env_with_record_episode_statistics(mode):
     envs = gym.wrappers.vector.RecordEpisodeStatistics(
-        gym.make_vec("RSI-MLE-v0", num_envs=2, vectorization_mode=mode, **SMALL))
+        gym.make_vec("RSI-MLE-v0", suite="toy", num_envs=2, vectorization_mode=mode, **SMALL))
     try:
         obs, infos = envs.reset(seed=0)
         assert len(obs["text"]) == 2 and "step 0" in obs["text"][0] and obs["losses"].shape == (2, 1)
@@ -93,7 +93,7 @@ def test_vector_env_with_record_episode_statistics(mode):
 
 
 def test_time_limit_truncates_before_the_iteration_budget():
-    env = gym.make("RSI-MLE-v0", tasks=TASKS, max_episode_steps=1)
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=TASKS, max_episode_steps=1)
     try:
         env.reset(seed=0)
         _, _, terminated, truncated, info = env.step(note("once"))
@@ -103,7 +103,7 @@ def test_time_limit_truncates_before_the_iteration_budget():
 
 
 def test_normalize_reward_scales_finite_rewards():
-    env = gym.wrappers.NormalizeReward(gym.make("RSI-MLE-v0", **SMALL))
+    env = gym.wrappers.NormalizeReward(gym.make("RSI-MLE-v0", suite="toy", **SMALL))
     try:
         env.reset(seed=0)
         rewards, _ = play(env, 2)
@@ -114,7 +114,7 @@ def test_normalize_reward_scales_finite_rewards():
 
 def test_render_modes_ansi_and_rgb_array():
     frames = []
-    env = gym.make("RSI-MLE-v0", **SMALL, render_mode="rgb_array")
+    env = gym.make("RSI-MLE-v0", suite="toy", **SMALL, render_mode="rgb_array")
     try:
         env.reset(seed=0)
         frames.append(env.render())
@@ -126,7 +126,7 @@ def test_render_modes_ansi_and_rgb_array():
     assert frames[0].shape == frames[1].shape  # video writers need one frame size
     assert (frames[0] < 128).any() and not np.array_equal(frames[0], frames[1])  # text drawn, and it changed
 
-    env = gym.make("RSI-MLE-v0", **SMALL, render_mode="ansi")
+    env = gym.make("RSI-MLE-v0", suite="toy", **SMALL, render_mode="ansi")
     try:
         obs, _ = env.reset(seed=0)
         assert env.render() == obs["text"]

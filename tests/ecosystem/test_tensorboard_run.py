@@ -10,7 +10,7 @@ from tests.ecosystem.conftest import read_scalars
 
 
 def test_run_writes_the_tags_users_read_from_iteration_zero(tmp_path, capsys):
-    assert main(["run", "RSI-MLE-v0", "--agent", "greedy", "--iterations", "2", "--tasks", "wine",
+    assert main(["run", "RSI-MLE-v0", "--agent", "greedy", "--iterations", "2", "--tasks", "wine", "--env-kwargs", '{"suite": "toy"}',
                  "--out", str(tmp_path)]) == 0
     (run_dir,) = tmp_path.iterdir()
     assert str(run_dir / "tb") in capsys.readouterr().out.replace("\n", "")

@@ -13,7 +13,7 @@ from tests.ecosystem.conftest import TASKS
 @pytest.mark.slow
 def test_grpo_trainer_trains_on_rewards_from_real_episodes(tiny_causal_lm, tmp_path):  # noqa: F811
     trl = pytest.importorskip("trl")
-    env_kwargs = {"tasks": TASKS}
+    env_kwargs = {"tasks": TASKS, "suite": "toy"}
     reward = RSIReward(**env_kwargs)
     args = trl.GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, num_generations=2,
                           max_completion_length=12, max_steps=1, logging_steps=1, report_to=[],

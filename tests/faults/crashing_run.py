@@ -18,7 +18,7 @@ tabular.solve(json.loads(Path("config.json").read_text()))
 """
 
 if __name__ == "__main__":
-    env = gym.make("RSI-MLE-v0", tasks=["digits"], iterations=2, run_dir=sys.argv[1], agent="greedy")
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["digits"], iterations=2, run_dir=sys.argv[1], agent="greedy")
     env.reset(seed=0)
     env.step({"op": "write", "path": "harness/memory.md", "content": "written before the crash\n"})
     print("SLOW", flush=True)

@@ -88,7 +88,7 @@ def fill(folder: Path) -> Path:
 
 def test_a_full_run_folder_disk_masks_the_step_and_grading_resumes_once_it_clears(monkeypatch):
     with small_tmpfs(48) as mount:
-        env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=5, run_dir=mount / "run")
+        env = gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=5, run_dir=mount / "run")
         try:
             _, before = env.reset(seed=0)
             sandbox = env.unwrapped.sandbox
@@ -122,7 +122,7 @@ def test_a_full_run_folder_disk_masks_the_step_and_grading_resumes_once_it_clear
 def test_a_policy_that_fills_the_disk_itself_gets_no_mask():
     """The policy's own files filling the run folder's disk are not the host's failure."""
     with small_tmpfs(48) as mount:
-        env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=8, run_dir=mount / "run")
+        env = gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=8, run_dir=mount / "run")
         try:
             _, before = env.reset(seed=0)
             ops = [{"op": "write", "path": f"lib/ballast{k}.bin", "content": "x" * (7 * 1024**2)} for k in range(7)]
@@ -163,7 +163,7 @@ def kill_warm_server_when_running(times: int, stop: threading.Event) -> threadin
 
 @pytest.mark.slow
 def test_a_killed_grader_worker_masks_the_step_and_grading_resumes():
-    env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=5)
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=5)
     stop = threading.Event()
     try:
         if env.unwrapped.sandbox.mode != "confined":
@@ -215,7 +215,7 @@ def test_stopping_dockerd_mid_evaluation_masks_the_step_and_grading_resumes():
         pytest.skip("no Docker engine running (docker/ci_setup.sh starts one)")
     if not subprocess.run(["pidof", "dockerd"], capture_output=True).stdout:
         pytest.skip("the Docker engine is not a dockerd process of this host: the test cannot stop and restart it")
-    env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=5, sandbox="docker")
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=5, sandbox="docker")
     stopper: threading.Thread | None = None
     try:
         _, before = env.reset(seed=0)
@@ -271,7 +271,7 @@ def kill_containers_when_running(times: int, stop: threading.Event) -> threading
 def test_a_container_killed_through_the_engine_masks_the_step_and_grading_resumes():
     if not docker_engine_up():
         pytest.skip("no Docker engine running (docker/ci_setup.sh starts one)")
-    env = gym.make("RSI-MLE-v0", tasks=["wine"], iterations=5, sandbox="docker")
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=5, sandbox="docker")
     stop = threading.Event()
     try:
         _, before = env.reset(seed=0)

@@ -12,8 +12,8 @@ from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 # The cheapest env: one toy task, every other keyword at its default.
-WINE = ["RSI-MLE-v0", "--tasks", "wine", "--seed", "0"]
-BETTER_WINE_CONFIG = (ROOT / "envs" / "mle" / "wine" / "reference" / "config.json").read_text()
+WINE = ["RSI-MLE-v0", "--suite", "toy", "--tasks", "wine", "--seed", "0"]
+BETTER_WINE_CONFIG = (ROOT / "envs" / "toy" / "wine" / "reference" / "config.json").read_text()
 START_TIMEOUT_S = 180  # importing torch & co. on a loaded CI machine
 
 

@@ -33,7 +33,7 @@ def scripted_outputs() -> list[ModelOutput]:
 
 def test_inspect_eval_with_the_mock_model_lowers_the_loss_and_scores_it(tmp_path):
     model = get_model("mockllm/model", custom_outputs=scripted_outputs())
-    [log] = inspect_ai.eval(rsigym_task("RSI-MLE-v0", tasks=["wine"], iterations=4), model=model,
+    [log] = inspect_ai.eval(rsigym_task("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=4), model=model,
                             log_dir=str(tmp_path), display="none")
     assert log.status == "success", log.error
     [sample] = log.samples
@@ -51,7 +51,7 @@ def test_the_tools_are_rsigym_ops():
     from rsigym.integrations.inspect_task import EpisodeSession, op_tools
     from inspect_ai.tool import ToolDef
 
-    session = EpisodeSession("RSI-MLE-v0", {"tasks": ["wine"], "iterations": 2}, seed=0)
+    session = EpisodeSession("RSI-MLE-v0", {"suite": "toy", "tasks": ["wine"], "iterations": 2}, seed=0)
     try:
         tools = {ToolDef(tool).name: ToolDef(tool) for tool in op_tools(session)}
     finally:

@@ -31,7 +31,7 @@ def test_the_reward_hook_returns_none_for_a_masked_step():
 def test_grpo_leaves_masked_completions_out_of_its_rewards(tiny_causal_lm, tmp_path, monkeypatch):  # noqa: F811
     trl = pytest.importorskip("trl")
     sandbox = FlakySandbox()
-    env_kwargs = {"tasks": ["wine"], "sandbox": sandbox}
+    env_kwargs = {"suite": "toy", "tasks": ["wine"], "sandbox": sandbox}
     dataset = make_dataset([0], conversational=False, **env_kwargs)
     # The policy: a tiny random model writes no JSON, so its action is scripted (the trainer and env are real).
     monkeypatch.setattr(trl_adapter, "extract_action", lambda text: [WRITE_BETTER_WINE])

@@ -38,7 +38,7 @@ TOKEN = "test-token-7c1e"
 def test_the_action_schema_is_the_action_protocol():
     from starlette.testclient import TestClient
 
-    schema = TestClient(build_app("RSI-MLE-v0", {"tasks": ["wine"]})).get("/schema").json()["action"]
+    schema = TestClient(build_app("RSI-MLE-v0", {"suite": "toy", "tasks": ["wine"]})).get("/schema").json()["action"]
     assert schema["properties"]["op"]["enum"] == list(OP_SPECS)
     fields = {key for spec in OP_SPECS.values() for key in spec.fields}
     assert set(schema["properties"]) == {"op", "metadata", *fields}

@@ -73,10 +73,10 @@ def run_vf_eval(tmp_path: Path, env_id: str) -> tuple[dict, ScriptedChatServer]:
 
 
 def test_load_environment_returns_a_verifiers_env_with_rsigym_tasks():
-    env = rsigym_verifiers.load_environment("RSI-MLE-v0", tasks=["wine"], iterations=4)
+    env = rsigym_verifiers.load_environment("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=4)
     assert isinstance(env, vf.Env)
     [task] = list(env.taskset)
-    assert task.data.env_id == "RSI-MLE-v0" and task.data.env_kwargs == {"tasks": ["wine"], "iterations": 4}
+    assert task.data.env_id == "RSI-MLE-v0" and task.data.env_kwargs == {"suite": "toy", "tasks": ["wine"], "iterations": 4}
 
 
 def test_vf_eval_plays_an_episode_that_lowers_the_loss(tmp_path):

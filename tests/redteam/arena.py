@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import pytest
 
-import rsigym.envs.mle.grading
+import rsigym.envs.kaggle.grading
 import rsigym.evaluation
 
 SOLUTIONS = Path(__file__).with_name("solutions")
@@ -104,7 +104,7 @@ class Arena:
             "private_dir": str(self.unwrapped.private_root / task),
             "private_labels": str(self.unwrapped.private_root / task / "labels.csv"),
             "data_dir": str(self.unwrapped.data_root / task),
-            "grader_files": [rsigym.envs.mle.grading.__file__, rsigym.evaluation.__file__],
+            "grader_files": [rsigym.envs.kaggle.grading.__file__, rsigym.evaluation.__file__],
         }
 
     # -- playing -------------------------------------------------------------------------

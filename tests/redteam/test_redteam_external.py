@@ -44,7 +44,7 @@ def records(run: Path) -> list[dict]:
 
 def init(tmp_path: Path, iterations: int = 5) -> Path:
     run = tmp_path / "run"
-    done = rsigym("workspace", "init", run, "--tasks", "wine", "--iterations", str(iterations))
+    done = rsigym("workspace", "init", run, "--suite", "toy", "--tasks", "wine", "--iterations", str(iterations))
     assert done.returncode == 0, done.stderr
     return run
 

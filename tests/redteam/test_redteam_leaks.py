@@ -17,7 +17,7 @@ from tests.redteam.arena import SOLUTIONS, expect_gap
 
 TASKS = {task.id: task for task in load_suite("default")}
 BUNDLED = ["digits", "wine", "breast-cancer", "diabetes"]  # scikit-learn's bundled copies
-SUITE_OF = {"house-prices": "mle", "synthlang": "pretrain", "pycode": "pretrain"}
+SUITE_OF = {"house-prices": "toy", "synthlang": "pretrain", "pycode": "pretrain"}
 
 
 def test_label_lookup_in_bundled_datasets_gains_nothing(request, make_env):

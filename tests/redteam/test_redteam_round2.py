@@ -66,7 +66,7 @@ def test_the_factory_contains_a_deeply_nested_python_action(tmp_path):
     deep_key: tuple = ()
     for _ in range(5000):
         deep_key = (deep_key,)
-    env = factory.parallel_env(tasks=["wine"], iterations=3, run_dir=tmp_path / "factory")
+    env = factory.parallel_env(suite="toy", tasks=["wine"], iterations=3, run_dir=tmp_path / "factory")
     try:
         env.reset(seed=0)
         role = env.agents[0]
@@ -169,7 +169,7 @@ def test_a_malformed_request_does_not_stop_the_grading_server(tmp_path):
         pytest.skip("rsigym shell needs root and unshare")
     run = tmp_path / "run"
     cli = [sys.executable, "-m", "rsigym.cli"]
-    init = subprocess.run([*cli, "workspace", "init", str(run), "--tasks", "wine", "--iterations", "3"],
+    init = subprocess.run([*cli, "workspace", "init", str(run), "--suite", "toy", "--tasks", "wine", "--iterations", "3"],
                           capture_output=True, text=True, timeout=600)
     assert init.returncode == 0, init.stderr
     poke = ("import socket, shutil, pathlib; s = socket.socket(socket.AF_UNIX); "

@@ -91,7 +91,7 @@ UNGRADED_SEED = 7919
 
 def test_async_vector_env_episode_leaves_no_folders_or_processes(scratch):
     children_before = _descendants(os.getpid())
-    envs = gym.make_vec("RSI-MLE-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"shared_memory": False},
+    envs = gym.make_vec("RSI-MLE-v0", suite="toy", num_envs=2, vectorization_mode="async", vector_kwargs={"shared_memory": False},
                         tasks=[SMALL_TASK], iterations=2)
     try:
         envs.reset(seed=UNGRADED_SEED)  # forked workers inherit this process's grade cache
@@ -110,7 +110,7 @@ def test_async_vector_env_episode_leaves_no_folders_or_processes(scratch):
 
 _WITHOUT_CLOSE = f"""
 import json, gymnasium as gym, rsigym
-env = gym.make("RSI-MLE-v0", tasks=[{SMALL_TASK!r}], iterations=2)
+env = gym.make("RSI-MLE-v0", suite="toy", tasks=[{SMALL_TASK!r}], iterations=2)
 env.reset(seed=0)
 env.step(json.dumps({{"op": "evaluate"}}))
 print("stepped", flush=True)
@@ -129,7 +129,7 @@ def test_a_process_that_never_calls_close_leaves_nothing(scratch):
 
 
 def test_a_collected_env_removes_its_run_folder(scratch):
-    env = gym.make("RSI-MLE-v0", tasks=[SMALL_TASK], iterations=2)
+    env = gym.make("RSI-MLE-v0", suite="toy", tasks=[SMALL_TASK], iterations=2)
     run_dir = env.unwrapped.run_dir
     assert run_dir.is_dir() and run_dir.parent == scratch
     del env

@@ -198,7 +198,7 @@ def test_ray_episodes_play_in_the_configured_custom_sandbox(local_ray, tmp_path)
     marks = tmp_path / "marks"
     marks.mkdir()
     sandbox = MarkedSandbox(marker_dir=str(marks), warm=False)
-    [result] = run_episodes("RSI-MLE-v0", "greedy", seeds=[0], env_kwargs={"tasks": FAST_TASKS, "sandbox": sandbox},
+    [result] = run_episodes("RSI-MLE-v0", "greedy", seeds=[0], env_kwargs={"suite": "toy", "tasks": FAST_TASKS, "sandbox": sandbox},
                             iterations=1)
     assert result.records and notes(marks)
     assert all(note["pid"] != os.getpid() and note["spec"] == sandbox.spec() for note in notes(marks))

@@ -33,7 +33,7 @@ def action_index(env: ActionMenu, name: str) -> int:
 
 
 def test_menu_holds_named_edits_multipliers_and_revert():
-    wine = load_suite("mle", ["wine"])[0]
+    wine = load_suite("toy", ["wine"])[0]
     names = [item.name for item in task_menu(wine)]
     assert names[: len(wine.spec.edits)] == [f"wine:{edit.name}" for edit in wine.spec.edits]
     assert "wine:params.n_neighborsx2" in names and "wine:params.Cx0.5" in names

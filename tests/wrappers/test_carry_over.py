@@ -74,7 +74,7 @@ def test_real_env_workspace_gets_the_harness(tmp_path):
     import rsigym  # noqa: F401  (registers the ids)
     from rsigym.analysis.runlog import read_runs
 
-    env = CarryOver(gym.make("RSI-MLE-v0", tasks=["wine"], iterations=1, run_dir=tmp_path))
+    env = CarryOver(gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=1, run_dir=tmp_path))
     env.reset(seed=0)
     env.step({"op": "write", "path": "harness/memory.md", "content": "episode 0 learned this"})
     _, info = env.reset(seed=1)

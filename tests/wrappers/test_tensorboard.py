@@ -119,7 +119,7 @@ def test_live_events_match_the_run_log_of_the_real_env(tmp_path):
     import rsigym  # noqa: F401  (registers the ids)
     from rsigym.analysis.runlog import read_runs
 
-    env = TensorBoardLogger(gym.make("RSI-MLE-v0", tasks=["wine"], iterations=2, run_dir=tmp_path, agent="greedy",
+    env = TensorBoardLogger(gym.make("RSI-MLE-v0", suite="toy", tasks=["wine"], iterations=2, run_dir=tmp_path, agent="greedy",
                                      covariates={"budget": 2}))
     env.reset(seed=0)
     env.step({"op": "write", "path": "harness/memory.md", "content": "notes"})

@@ -7,7 +7,7 @@ for path in PARAMS["grader_files"]:
     else:
         report(f"read {path}", "denied")
 try:
-    import rsigym.envs.mle.grading as grading
+    import rsigym.envs.kaggle.grading as grading
 
     leak(f"imported the grader from {grading.__file__}")
 except ImportError as err:
