@@ -39,7 +39,7 @@ api_key_var = "RSIGYM_TEST_KEY"
 [env.taskset]
 id = "rsigym_verifiers"
 env_id = "{env_id}"
-env_kwargs = {{ tasks = ["wine"], iterations = 4 }}
+env_kwargs = {{ suite = "toy", tasks = ["wine"], iterations = 4 }}
 
 [env.player]
 max_turns = 6

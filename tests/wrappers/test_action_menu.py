@@ -11,7 +11,7 @@ from rsigym.tasks import Edit
 from rsigym.wrappers.action_menu import ActionMenu, MenuItem, build_menu, make_menu_env, task_menu
 
 # wine alone keeps the number of distinct solutions (each one a real sandboxed run) small
-MENU_KWARGS = {"tasks": ["wine"], "iterations": 4}
+MENU_KWARGS = {"suite": "toy", "tasks": ["wine"], "iterations": 4}
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, see
 
 from rsigym.envs import factory
 
-CONFORMANCE = {"tasks": ["wine"], "iterations": 2}
+CONFORMANCE = {"suite": "toy", "tasks": ["wine"], "iterations": 2}
 _runs = itertools.count()
 
 

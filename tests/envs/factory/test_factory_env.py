@@ -17,6 +17,7 @@ def make_factory(tmp_path):
 
     def build(**kwargs) -> factory.FactoryEnv:
         kwargs.setdefault("tasks", ["wine"])
+        kwargs.setdefault("suite", "toy")
         kwargs.setdefault("run_dir", tmp_path / f"run{len(made)}")
         env = factory.parallel_env(**kwargs)
         made.append(env)
@@ -147,7 +148,7 @@ RIDGE_DIABETES = {"kind": "regression", "model": "ridge", "scale": True, "params
 
 
 def test_all_five_roles_on_a_suite_of_every_category(make_factory):
-    env = make_factory(tasks=EVERY_CATEGORY, iterations=4)
+    env = make_factory(suite=("toy", "kernels", "pretrain", "posttrain"), tasks=EVERY_CATEGORY, iterations=4)
     _, infos = env.reset(seed=0)
     assert env.agents == ["pretrainer", "posttrainer", "kernel_engineer", "mle_engineer", "harness_keeper"]
     assert {name: info["roles"][name]["tasks"] for name, info in infos.items()} == {
@@ -204,6 +205,6 @@ def test_every_core_keyword_argument_passes_through(make_factory):
     _, rewards, *_ = env.step({"harness_keeper": {"op": "read", "path": "harness/memory.md"}})
     assert rewards == pytest.approx({"mle_engineer": -0.0625, "harness_keeper": -0.0625})  # λ x the step cost
     with pytest.raises(TypeError, match="sets"):
-        factory.parallel_env(tasks=["wine"], auto_evaluate=True)
+        factory.parallel_env(suite="toy", tasks=["wine"], auto_evaluate=True)
     with pytest.raises(TypeError):
-        factory.parallel_env(tasks=["wine"], no_such_argument=1)
+        factory.parallel_env(suite="toy", tasks=["wine"], no_such_argument=1)
