@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import gymnasium as gym
 import pytest
@@ -140,17 +141,15 @@ SLOW_SOLVE = ("import os, time\nopen(os.path.join(os.environ['RSI_OUTPUT_DIR'], 
               "time.sleep(4)\n" + SOLVE)
 
 
-def kill_warm_server_when_running(times: int, stop: threading.Event) -> threading.Thread:
-    """Kill the warm worker server each time a solution run has started, ``times`` times."""
+def kill_each_started_run(times: int, stop: threading.Event, kill: Callable[[], bool]) -> threading.Thread:
+    """Call ``kill()`` each time a solution run has started (its marker file appeared), until it
+    has killed ``times`` runs; ``kill`` returns whether it found something to kill."""
 
     def killer() -> None:
         killed = 0
         while killed < times and not stop.is_set():
             started = glob.glob(os.path.join(tempfile.gettempdir(), "rsigym-wine-*", "started"))
-            if started:
-                for server in list(warm_workers._servers.values()):
-                    if server.alive():
-                        os.kill(server._process.pid, signal.SIGKILL)
+            if started and kill():
                 for marker in started:
                     with contextlib.suppress(OSError):
                         os.unlink(marker)
@@ -160,6 +159,18 @@ def kill_warm_server_when_running(times: int, stop: threading.Event) -> threadin
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     return thread
+
+
+def kill_warm_server_when_running(times: int, stop: threading.Event) -> threading.Thread:
+    """Kill the warm worker server each time a solution run has started, ``times`` times."""
+
+    def kill() -> bool:
+        for server in list(warm_workers._servers.values()):
+            if server.alive():
+                os.kill(server._process.pid, signal.SIGKILL)
+        return True
+
+    return kill_each_started_run(times, stop, kill)
 
 
 @pytest.mark.slow
@@ -247,24 +258,14 @@ def test_stopping_dockerd_mid_evaluation_masks_the_step_and_grading_resumes():
 def kill_containers_when_running(times: int, stop: threading.Event) -> threading.Thread:
     """``docker kill`` the sandbox's containers each time a solution run has started, ``times`` times."""
 
-    def killer() -> None:
-        killed = 0
-        while killed < times and not stop.is_set():
-            started = glob.glob(os.path.join(tempfile.gettempdir(), "rsigym-wine-*", "started"))
-            if started:
-                ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=rsigym.sandbox"],
-                                     capture_output=True, text=True).stdout.split()
-                if ids:
-                    subprocess.run(["docker", "kill", *ids], capture_output=True)
-                    for marker in started:
-                        with contextlib.suppress(OSError):
-                            os.unlink(marker)
-                    killed += 1
-            time.sleep(0.1)
+    def kill() -> bool:
+        ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=rsigym.sandbox"],
+                             capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "kill", *ids], capture_output=True)
+        return bool(ids)
 
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    return thread
+    return kill_each_started_run(times, stop, kill)
 
 
 @pytest.mark.docker
