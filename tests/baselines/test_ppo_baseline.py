@@ -54,7 +54,7 @@ def test_ppo_learns_the_best_edit_of_a_one_step_episode(tmp_path):
                                      "--total-timesteps", "160", "--learning-rate", "0.01", "--eval-seeds", "0",
                                      "--out", str(tmp_path)])
     agent, _, _ = ppo.train(args)
-    env = make_menu_env(tasks=["wine"], iterations=1, multipliers=())
+    env = make_menu_env(suite="toy", tasks=["wine"], iterations=1, multipliers=())
     try:
         obs, _ = env.reset(seed=0)
         rewards = []
