@@ -8,7 +8,9 @@ from pettingzoo.utils.conversions import aec_to_parallel_wrapper
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from rsigym.envs import factory
-from tests.ecosystem.conftest import SMALL
+from tests.ecosystem.conftest import SMALL as ENV_SMALL
+
+SMALL = {**ENV_SMALL, "suite": "toy"}  # the factory's default suite is the benchmark's; wine is a toy task
 
 
 # A scaled SVC beats the starter's unscaled k-NN on wine: the first step earns a reward.

@@ -43,7 +43,9 @@ def test_rllib_ppo_trains_on_the_menu_env(local_ray):
     sampling = result[ENV_RUNNER_RESULTS]
     assert sampling[NUM_ENV_STEPS_SAMPLED] >= 2 * iterations
     assert sampling[NUM_EPISODES] >= 1
-    assert sampling[EPISODE_LEN_MEAN] == iterations  # truncated by the iteration budget, as RLlib sees it
+    # truncated by the iteration budget, as RLlib sees it; a menu item that leaves the workspace as it
+    # was (the best already restored, an edit already made) spends a step but no iteration
+    assert sampling[EPISODE_LEN_MEAN] >= iterations
     # an episode's return is the loss decrease, bounded by the loss range [-1, 2]
     assert math.isfinite(sampling[EPISODE_RETURN_MEAN]) and abs(sampling[EPISODE_RETURN_MEAN]) <= 3
     assert result[LEARNER_RESULTS][ALL_MODULES][NUM_ENV_STEPS_TRAINED] > 0
