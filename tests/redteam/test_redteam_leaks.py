@@ -15,7 +15,7 @@ from rsigym.registry import load_suite
 from rsigym.contract import score_solution
 from tests.redteam.arena import SOLUTIONS, expect_gap
 
-TASKS = {task.id: task for task in load_suite("default")}
+TASKS = {task.id: task for task in load_suite(("toy", "pretrain"))}  # the attacked tasks (SUITE_OF)
 BUNDLED = ["digits", "wine", "breast-cancer", "diabetes"]  # scikit-learn's bundled copies
 SUITE_OF = {"house-prices": "toy", "synthlang": "pretrain", "pycode": "pretrain"}
 

@@ -148,7 +148,7 @@ def test_the_private_loss_is_never_in_the_observation(make_env, ending):
 def test_the_factory_never_shows_the_private_loss(tmp_path):
     from rsigym.envs import factory
 
-    env = factory.parallel_env(tasks=["wine"], iterations=3, run_dir=tmp_path / "factory")
+    env = factory.parallel_env(suite="toy", tasks=["wine"], iterations=3, run_dir=tmp_path / "factory")
     try:
         env.reset(seed=0)
         env.step({"mle_engineer": write_config("wine", GOOD_WINE)})
