@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--agent", default="greedy")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     args = parser.parse_args()
-    kwargs = {"tasks": args.tasks, "shared_cache": False}
+    kwargs = {"suite": "toy", "tasks": args.tasks, "shared_cache": False}  # the toy tasks: quick episodes
 
     start = time.perf_counter()
     local = [play_episode(args.env_id, args.agent, seed, kwargs, args.iterations) for seed in args.seeds]

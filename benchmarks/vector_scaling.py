@@ -26,7 +26,7 @@ def edit(task: str, env_index: int, step: int) -> str:
 
 
 def iterations_per_second(num_envs: int, steps: int, tasks: list[str]) -> tuple[float, float]:
-    envs = gym.make_vec("RSI-MLE-v0", num_envs=num_envs, vectorization_mode="async",
+    envs = gym.make_vec("RSI-MLE-v0", num_envs=num_envs, vectorization_mode="async", suite="toy",
                         tasks=tasks, iterations=steps + 1,
                         vector_kwargs={"shared_memory": False})  # Text observations: see docs/performance.md
     try:

@@ -61,7 +61,7 @@ def test_rewards_sum_to_the_loss_change_across_a_resume(make_env, tmp_path):
 def test_rewards_sum_to_the_loss_change_in_the_factory(tmp_path):
     from rsigym.envs import factory
 
-    env = factory.parallel_env(tasks=["wine"], iterations=10, run_dir=tmp_path / "factory")
+    env = factory.parallel_env(suite="toy", tasks=["wine"], iterations=10, run_dir=tmp_path / "factory")
     try:
         _, infos = env.reset(seed=0)
         start = {name: (info["suite_loss"], info["loss"]) for name, info in infos.items()}
