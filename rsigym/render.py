@@ -86,7 +86,10 @@ def _cut(text: str, max_chars: int) -> str:
     head = text[: max(max_chars - len(marker) - 4, 0)]
     paragraph_end = head.rfind("\n\n")
     cut = paragraph_end if paragraph_end >= len(head) // 2 else head.rfind("\n")
-    head = head[:cut] if cut > 0 else head
+    kept = head[:cut] if cut > 0 else head
+    if not any(line.strip() and not line.startswith("#") for line in kept.splitlines()):
+        kept = head[: head.rfind(" ")] if " " in head else head  # a line cut at a word beats headings alone
+    head = kept
     if sum(line.lstrip().startswith("```") for line in head.splitlines()) % 2:
         head += "\n```"  # close a code block the cut left open
     return head.rstrip() + marker
