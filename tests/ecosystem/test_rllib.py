@@ -32,8 +32,10 @@ def test_rllib_ppo_trains_on_the_menu_env(local_ray):
     config = (
         PPOConfig()
         .environment("RSI-MLE-Menu-v0", env_config=SMALL)  # RLlib calls gym.make(id, **env_config)
-        .env_runners(num_env_runners=0, rollout_fragment_length=2 * iterations)
-        .training(train_batch_size_per_learner=2 * iterations, minibatch_size=2 * iterations, num_epochs=1)
+        # room for whole episodes: a menu item that changes nothing spends a step but no iteration
+        .env_runners(num_env_runners=0, rollout_fragment_length=8 * iterations)
+        .training(train_batch_size_per_learner=8 * iterations, minibatch_size=8 * iterations, num_epochs=1)
+        .debugging(seed=0)  # the sampled menu actions, and so the episode lengths, are the same every run
     )
     algo = config.build_algo()
     try:
