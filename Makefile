@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rsigym run RSI-MLE-v0 --agent greedy --iterations 8 --seed 0 --out runs
+	$(BIN)/rsigym run RSI-MLE-v0 --agent search --iterations 8 --seed 0 --out runs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
