@@ -81,3 +81,10 @@ def grade_submission(path: Path, labels_path: Path, metric: str) -> Grade:
         # e.g. predictions of 1e308: finite, but their squared error overflows to inf
         return Grade(False, error=f"invalid submission: the {metric} of these predictions is not finite; keep them in a sane range")
     return Grade(True, scores["public"], scores["private"])
+
+
+def check_metric_direction(task_id: str, metric: str, direction: str) -> None:
+    """Refuse a task spec whose direction contradicts its metric (an AUC must be 'max'-better)."""
+    expected = METRICS[metric][0]
+    if expected != direction:
+        raise ValueError(f"{task_id}: metric {metric} is '{expected}'-better, spec says {direction}")

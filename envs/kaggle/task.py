@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from rsigym.envs.kaggle.builder import Instance, build, read_spec
-from rsigym.envs.kaggle.grading import METRICS, grade_submission
+from rsigym.envs.kaggle.grading import check_metric_direction, grade_submission
 from rsigym.sandbox import ExecResult
 from rsigym.tasks import Grade, RunContext, Task
 
@@ -17,9 +17,7 @@ class KaggleTask(Task):
 
     def __init__(self, folder: Path):
         super().__init__(folder)
-        expected = METRICS[self.spec.metric][0]
-        if expected != self.spec.direction:
-            raise ValueError(f"{self.id}: metric {self.spec.metric} is '{expected}'-better, spec says {self.spec.direction}")
+        check_metric_direction(self.id, self.spec.metric, self.spec.direction)
         self.data_spec = read_spec(self.folder)
 
     def build(self, rng: np.random.Generator, scale: str) -> Instance:
